@@ -1,0 +1,21 @@
+"""The `hwnas` command: a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import click
+
+from hwnas import __version__
+from hwnas.cli.arch import arch
+from hwnas.cli.common import HwnasGroup
+from hwnas.cli.data import data
+from hwnas.cli.devices import devices
+
+
+@click.group(cls=HwnasGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hwnas")
+def main() -> None:
+    """Hardware-aware NAS: search under a device latency budget, profile boards, export models."""
+
+
+for command in (arch, data, devices):
+    main.add_command(command)
