@@ -1,0 +1,1 @@
+"""Export for deployment: ONNX models (and, built on them, verification, quantization, TVM)."""
