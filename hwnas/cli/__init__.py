@@ -9,6 +9,7 @@ from hwnas.cli.arch import arch
 from hwnas.cli.common import HwnasGroup
 from hwnas.cli.data import data
 from hwnas.cli.devices import devices
+from hwnas.cli.search import runs, search
 
 
 @click.group(cls=HwnasGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,5 +18,5 @@ def main() -> None:
     """Hardware-aware NAS: search under a device latency budget, profile boards, export models."""
 
 
-for command in (arch, data, devices):
+for command in (arch, data, devices, search, runs):
     main.add_command(command)

@@ -1,0 +1,187 @@
+"""`hwnas search` and `hwnas runs show`: search under a device latency budget, re-print a run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hwnas.cli.common import console, data_dir_option, err_console, fmt, json_option, print_json
+from hwnas.devices.registry import DeviceRegistry
+from hwnas.errors import HwnasError
+from hwnas.search.base import Trial
+from hwnas.search.problem import SearchProblem, build_problem
+from hwnas.search.registry import SEARCHERS, parse_params
+from hwnas.search.runner import RunProgress, load_run, run_search
+from hwnas.tables.catalog import Catalog
+
+DEFAULT_SEARCHER = "rea"
+
+
+def default_out_dir(
+    device: str, dataset: str, budget_ms: float, searcher: str, queries: int, seed: int, variant: dict[str, Any]
+) -> Path:
+    """`runs/<device>-<dataset>-<budget>ms-<searcher>-q<queries>-s<seed>`, plus a short hash of any
+    non-default settings: rerunning the same command resumes (or re-prints) the same run."""
+    name = f"{device}-{dataset}-{budget_ms:g}ms-{searcher}-q{queries}-s{seed}"
+    if any(variant.values()):
+        digest = hashlib.sha1(json.dumps(variant, sort_keys=True).encode()).hexdigest()[:8]
+        name += f"-{digest}"
+    return Path("runs") / name
+
+
+@click.command()
+@click.option("--device", required=True, help="Device name (see `hwnas devices list`).")
+@click.option("--dataset", default="cifar10", show_default=True, help="cifar10, cifar100 or ImageNet16-120.")
+@click.option("--budget-ms", type=float, required=True, help="Latency budget on the device, milliseconds.")
+@click.option("--queries", type=int, default=100, show_default=True, help="Accuracy queries to spend.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--searcher", default=DEFAULT_SEARCHER, show_default=True, help=f"One of: {', '.join(SEARCHERS)}.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Override a searcher hyperparameter.")
+@click.option("--accuracy", default=None, metavar="TABLE:METRIC", help="Accuracy source (default: per dataset).")
+@click.option("--latency-first", is_flag=True, help="Check latency before spending an accuracy query.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Run directory.")
+@click.option("--repair", is_flag=True, help="Move a torn last line of the trial log aside and continue.")
+@data_dir_option
+@json_option
+def search(
+    device: str,
+    dataset: str,
+    budget_ms: float,
+    queries: int,
+    seed: int,
+    searcher: str,
+    params: tuple[str, ...],
+    accuracy: str | None,
+    latency_first: bool,
+    out_dir: str | None,
+    repair: bool,
+    data_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Search the most accurate architecture within --budget-ms on --device.
+
+    Interrupt at any time and rerun the same command to continue from the run's trial log.
+    """
+    hyperparameters = parse_params(searcher, params)
+    problem = build_problem(DeviceRegistry().get(device), dataset, budget_ms, Catalog(data_dir), accuracy=accuracy)
+    for warning in problem.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}")
+    variant = {"params": hyperparameters, "accuracy": accuracy, "latency_first": latency_first}
+    out = Path(out_dir) if out_dir else default_out_dir(device, dataset, budget_ms, searcher, queries, seed, variant)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json or not err_console.is_terminal,
+    )
+    task = progress.add_task("starting", total=queries)
+
+    def show(trial: Trial, state: RunProgress) -> None:
+        best = state.best
+        found = f"best feasible {best.accuracy:.2f}% at {best.latency_ms:.3g} ms" if best else "no feasible yet"
+        what = "replaying log" if state.replaying else f"step {state.step}"
+        progress.update(task, completed=state.queries_used, description=f"{what} · {found}")
+
+    try:
+        with progress:
+            result = run_search(
+                problem,
+                searcher,
+                seed,
+                queries,
+                out,
+                hyperparameters,
+                latency_first=latency_first,
+                repair=repair,
+                on_trial=show,
+            )
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: trials so far are in {out}; rerun the same command to continue")
+        raise SystemExit(130) from None
+    if as_json:
+        print_json({"out_dir": str(out), "warnings": problem.warnings, **result.summary})
+        return
+    print_summary(result.summary, out)
+
+
+def print_summary(summary: dict[str, Any], out_dir: Path) -> None:
+    """The result table shared by `hwnas search` and `hwnas runs show`."""
+    problem = summary["problem"]
+    budget = problem["budget_ms"]
+    title = f"{summary['searcher']} on {problem['device']} / {problem['dataset']} under {budget:g} ms"
+    table = Table(title=title, show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", overflow="fold")
+    table.add_row("status", f"{summary['status']}: {summary['queries_used']} of {summary['queries']} queries")
+    if summary.get("latency_checks"):
+        table.add_row("latency-only checks", str(summary["latency_checks"]))
+    best = summary.get("best")
+    if best is None:
+        table.add_row("best feasible", "none found within the budget")
+    else:
+        table.add_row("best feasible", best["arch_str"])
+        table.add_row(f"accuracy ({problem['accuracy']})", f"{fmt(best['accuracy'], 2)} %")
+        if best.get("test_accuracy") is not None:
+            table.add_row("test accuracy", f"{fmt(best['test_accuracy'], 2)} %")
+        table.add_row("latency", f"{fmt(best['latency_ms'], 3)} ms (margin {fmt(best['margin_ms'], 3)} ms)")
+        table.add_row("found at", f"query {best['query']} (step {best['step']})")
+        if best.get("rank") is not None:
+            n_feasible = summary.get("n_feasible_archs")
+            table.add_row("rank among feasible", f"{best['rank']} of {n_feasible:,} feasible architectures")
+    optimum = summary.get("optimum")
+    if optimum is not None:
+        test = f", test {fmt(optimum['test_accuracy'], 2)} %" if optimum.get("test_accuracy") is not None else ""
+        table.add_row("constrained optimum", optimum["arch_str"])
+        table.add_row("", f"{fmt(optimum['accuracy'], 2)} %{test} at {fmt(optimum['latency_ms'], 3)} ms")
+        reached = summary.get("queries_to_optimum")
+        table.add_row(
+            "regret", f"{fmt(summary['regret'], 3)} points" + (f" (hit at query {reached})" if reached else "")
+        )
+    per_query = summary.get("searcher_time_per_query_s")
+    table.add_row("searcher time", f"{fmt(summary['searcher_time_s'], 2)} s ({fmt(per_query, 4)} s per query)")
+    table.add_row("run directory", str(out_dir))
+    console.print(table)
+
+
+def _problem_from_config(config: dict[str, Any], data_dir: str | None) -> SearchProblem | None:
+    """Rebuild a table problem for ground truth; None for live or estimated-accuracy runs."""
+    spec = config["problem"]
+    if spec.get("accuracy_is_estimate"):
+        return None
+    try:
+        device = DeviceRegistry().get(spec["device"])
+        if device.is_live:
+            return None
+        return build_problem(device, spec["dataset"], spec["budget_ms"], Catalog(data_dir), accuracy=spec["accuracy"])
+    except HwnasError:
+        return None
+
+
+@click.group()
+def runs() -> None:
+    """Inspect run directories written by `hwnas search` and `hwnas bench`."""
+
+
+@runs.command("show")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@data_dir_option
+@json_option
+def show_run(run_dir: str, data_dir: str | None, as_json: bool) -> None:
+    """Re-print a finished or interrupted run (recomputed from its trial log if it was killed)."""
+    out = Path(run_dir)
+    config, _, summary = load_run(out)
+    if summary["status"] == "incomplete":
+        _, _, summary = load_run(out, _problem_from_config(config, data_dir))
+    if as_json:
+        print_json({"out_dir": str(out), **summary})
+        return
+    print_summary(summary, out)
