@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/hwnas data list
 	$(BIN)/hwnas devices list
 	$(BIN)/hwnas arch show '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|'
+	$(BIN)/hwnas search --device raspi4 --dataset cifar10 --budget-ms 16 --queries 100 --seed 0
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
