@@ -6,6 +6,7 @@ import click
 
 from hwnas import __version__
 from hwnas.cli.arch import arch
+from hwnas.cli.bench import bench
 from hwnas.cli.common import HwnasGroup
 from hwnas.cli.data import data
 from hwnas.cli.devices import devices
@@ -18,5 +19,5 @@ def main() -> None:
     """Hardware-aware NAS: search under a device latency budget, profile boards, export models."""
 
 
-for command in (arch, data, devices, search, runs):
+for command in (arch, data, devices, search, runs, bench):
     main.add_command(command)

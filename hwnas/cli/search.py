@@ -35,6 +35,19 @@ def default_out_dir(
     return Path("runs") / name
 
 
+def progress_bar(quiet: bool, transient: bool = False) -> Progress:
+    """A progress bar on stderr, off for --json and when stderr is not a terminal."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=transient,
+        disable=quiet or not err_console.is_terminal,
+    )
+
+
 @click.command()
 @click.option("--device", required=True, help="Device name (see `hwnas devices list`).")
 @click.option("--dataset", default="cifar10", show_default=True, help="cifar10, cifar100 or ImageNet16-120.")
@@ -74,15 +87,7 @@ def search(
         err_console.print(f"[yellow]warning:[/yellow] {warning}")
     variant = {"params": hyperparameters, "accuracy": accuracy, "latency_first": latency_first}
     out = Path(out_dir) if out_dir else default_out_dir(device, dataset, budget_ms, searcher, queries, seed, variant)
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json or not err_console.is_terminal,
-    )
+    progress = progress_bar(quiet=as_json, transient=True)
     task = progress.add_task("starting", total=queries)
 
     def show(trial: Trial, state: RunProgress) -> None:
