@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import types
 
 import pytest
 from click.testing import CliRunner
@@ -113,3 +115,32 @@ def test_cli_errors_are_one_line_exit_2(shared_data_dir, tmp_path):
     assert bad.exit_code == 2 and "has no hyperparameter 'x'" in bad.output
     missing = cli("runs", "show", str(tmp_path))
     assert missing.exit_code == 2 and "not a run directory" in missing.output
+
+
+def test_live_devices_measure_through_profiling_live(catalog, monkeypatch, tmp_path):
+    created = {}
+
+    class FakeLive:
+        name = "live:local-ort"
+
+        def __init__(self, device, dataset, cache_dir=None):
+            created.update(device=device.name, dataset=dataset, cache_dir=cache_dir)
+
+        def latency_ms(self, arch):
+            return 1.0 + arch.ops.count("nor_conv_3x3")
+
+    module = types.ModuleType("hwnas.profiling.live")
+    module.LiveLatency = FakeLive
+    monkeypatch.setitem(sys.modules, "hwnas.profiling.live", module)
+    problem = build_problem(device("local-ort"), "cifar10", 2.5, catalog, live_cache_dir=str(tmp_path))
+    assert created == {"device": "local-ort", "dataset": "cifar10", "cache_dir": str(tmp_path)}
+    assert problem.ground_truth() is None and problem.warnings == []  # nothing known up front
+    result = run_search(problem, "random", seed=0, queries=15, out_dir=tmp_path / "r")
+    assert result.summary["best"]["latency_ms"] <= 2.5 and result.summary["optimum"] is None
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["problem"]["latency"] == "live:local-ort"
+
+
+def test_live_device_without_the_profiling_module_says_what_is_missing(catalog, monkeypatch):
+    monkeypatch.setitem(sys.modules, "hwnas.profiling.live", None)  # import fails
+    with pytest.raises(DataError, match=r"local-ort measures live, which needs hwnas\.profiling\.live"):
+        build_problem(device("local-ort"), "cifar10", 2.5, catalog)
