@@ -187,7 +187,7 @@ class SearchProblem:
     _ground_truth_done: bool = field(default=False, init=False, repr=False)
 
     def latency_ms(self, arch: Hashable) -> float:
-        return float(self.latency.latency_ms(arch))
+        return _finite(float(self.latency.latency_ms(arch)), self.latency.name, arch)
 
     def is_feasible(self, latency_ms: float) -> bool:
         return latency_ms <= self.budget_ms
@@ -197,7 +197,7 @@ class SearchProblem:
         start = time.perf_counter()
         if latency_ms is None:
             latency_ms = self.latency_ms(arch)
-        accuracy = float(self.accuracy.accuracy(arch)) if with_accuracy else None
+        accuracy = _finite(float(self.accuracy.accuracy(arch)), self.accuracy.name, arch) if with_accuracy else None
         cost = getattr(self.accuracy, "cost_s", None)
         cost_s = float(cost(arch)) if (cost is not None and with_accuracy) else None
         return Evaluation(accuracy, latency_ms, self.is_feasible(latency_ms), time.perf_counter() - start, cost_s)
@@ -254,6 +254,12 @@ class SearchProblem:
             accs.append(a)
             lats.append(lat)
         return GroundTruth(strs, np.asarray(accs, dtype=float), np.asarray(lats, dtype=float), self.budget_ms)
+
+
+def _finite(value: float, source: str, arch: Hashable) -> float:
+    if not math.isfinite(value):
+        raise DataError(f"{source} returned {value} for {arch}; a query needs a finite number")
+    return value
 
 
 def _known(source: Any) -> Mapping[str, float] | None:
