@@ -261,16 +261,25 @@ class Proxy:
         """Differentiable scores in standardized units, for (soft) encodings."""
         return self._require_net()(features, adjacency)
 
-    def predict(self, archs: Sequence) -> ProxyPrediction:
-        """Predicted accuracy (target units) and latency (ms) of any architectures."""
+    def predict_standardized(self, archs: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        """Raw head outputs (standardized accuracy, standardized transformed latency).
+
+        Use these to rank: with the rank transform, accuracies above the best training value all
+        map back to that value, while the standardized output keeps their order.
+        """
         net = self._require_net()
         if len(archs) == 0:
-            return ProxyPrediction(np.zeros(0), np.zeros(0))
+            return np.zeros(0), np.zeros(0)
         features, adjacency = encode_batch(self.space, archs)
         with torch.no_grad():
             pred_acc, pred_lat = net(features, adjacency)
-        accuracy = self.accuracy_scale.inverse(pred_acc.double().numpy())
-        latency = self._latency_inverse(self.latency_scale.inverse(pred_lat.double().numpy()))
+        return pred_acc.double().numpy(), pred_lat.double().numpy()
+
+    def predict(self, archs: Sequence) -> ProxyPrediction:
+        """Predicted accuracy (target units) and latency (ms) of any architectures."""
+        pred_acc, pred_lat = self.predict_standardized(archs)
+        accuracy = self.accuracy_scale.inverse(pred_acc)
+        latency = self._latency_inverse(self.latency_scale.inverse(pred_lat))
         return ProxyPrediction(accuracy=accuracy, latency_ms=latency)
 
     def rank_correlation(

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from search_fakes import SPACE, fake_problem
+
+from hwnas.bench.suite import prefix
+from hwnas.errors import BadInputError
+from hwnas.search.base import SearchContext, Trial
+from hwnas.search.optiproxy import OptiProxySearcher
+from hwnas.search.registry import make_searcher
+from hwnas.search.runner import run_search
+from hwnas.search.trial_log import read_trials
+
+# Small and quick: the tests pin behaviour, not search quality.
+FAST = {
+    "gcn_hidden": 32,
+    "linear_size": 32,
+    "batch_size": 0,
+    "lr": 3e-3,
+    "model_epochs": 30,
+    "search_epochs": 40,
+    "num_sample_init": 10,
+    "num_sample": 5,
+}
+
+
+def keys(trials):
+    return [(t.arch_str, t.accuracy, t.latency_ms, t.feasible, t.step, t.counted) for t in trials]
+
+
+def test_respects_the_query_budget_and_never_repeats(tmp_path):
+    result = run_search(fake_problem(), "optiproxy", seed=0, queries=33, out_dir=tmp_path / "r", hyperparameters=FAST)
+    archs = [t.arch_str for t in result.trials]
+    assert len(archs) == 33 and len(set(archs)) == 33
+    assert result.summary["status"] == "finished"
+    assert [t.step for t in result.trials] == [0] * 10 + [s for s in range(1, 6) for _ in range(5)][:23]
+
+
+def test_deterministic_under_seed(tmp_path):
+    a = run_search(fake_problem(), "optiproxy", seed=1, queries=25, out_dir=tmp_path / "a", hyperparameters=FAST)
+    b = run_search(fake_problem(), "optiproxy", seed=1, queries=25, out_dir=tmp_path / "b", hyperparameters=FAST)
+    c = run_search(fake_problem(), "optiproxy", seed=2, queries=25, out_dir=tmp_path / "c", hyperparameters=FAST)
+    assert keys(a.trials) == keys(b.trials)
+    assert keys(a.trials) != keys(c.trials)
+
+
+@pytest.mark.parametrize("latency_first", [False, True])
+def test_first_queries_do_not_depend_on_the_query_budget(tmp_path, latency_first):
+    assert OptiProxySearcher.prefix_consistent
+    runs = [
+        run_search(
+            fake_problem(budget_ms=6.0),
+            "optiproxy",
+            seed=3,
+            queries=q,
+            out_dir=tmp_path / str(q),
+            hyperparameters=FAST,
+            latency_first=latency_first,
+        )
+        for q in (22, 30)
+    ]
+    short, long = runs
+    assert keys(prefix(long.trials, 22)) == keys(short.trials)
+
+
+def test_resume_after_interruption_gives_the_uninterrupted_trials(tmp_path):
+    full = run_search(fake_problem(), "optiproxy", seed=4, queries=30, out_dir=tmp_path / "f", hyperparameters=FAST)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(
+            fake_problem(fail_after=17), "optiproxy", seed=4, queries=30, out_dir=tmp_path / "c", hyperparameters=FAST
+        )
+    assert len(read_trials(tmp_path / "c" / "trials.jsonl")) == 17
+    resumed = run_search(fake_problem(), "optiproxy", seed=4, queries=30, out_dir=tmp_path / "c", hyperparameters=FAST)
+    assert keys(resumed.trials) == keys(full.trials)
+
+
+def test_latency_first_counts_only_accuracy_queries(tmp_path):
+    result = run_search(
+        fake_problem(budget_ms=6.0),
+        "optiproxy",
+        seed=5,
+        queries=25,
+        out_dir=tmp_path / "r",
+        hyperparameters=FAST,
+        latency_first=True,
+    )
+    counted = [t for t in result.trials if t.counted]
+    assert len(counted) == 25 and all(t.feasible for t in counted)
+    assert len({t.arch_str for t in result.trials}) == len(result.trials)
+
+
+def test_model_steps_beat_the_random_start(tmp_path):
+    # On the fake landscape (convs accurate and slow) the proxy-guided steps find feasible
+    # architectures better than the random initial set's.
+    result = run_search(fake_problem(), "optiproxy", seed=6, queries=40, out_dir=tmp_path / "r", hyperparameters=FAST)
+    initial = [t.accuracy for t in result.trials if t.step == 0 and t.feasible]
+    later = [t.accuracy for t in result.trials if t.step > 0 and t.feasible]
+    assert len(later) >= 15
+    assert np.median(later) > np.median(initial)
+    assert max(later) > max(initial)
+
+
+def _trial(number: int, step: int, feasible: bool) -> Trial:
+    arch = SPACE.format(SPACE.from_choices([number % 5, (number // 5) % 5, 0, 0, 0, 0]))
+    return Trial(number, arch, 80.0, 5.0 if feasible else 20.0, feasible, step)
+
+
+def test_penalty_rises_while_steps_come_out_infeasible_and_relaxes_after():
+    context = SearchContext(SPACE, 10.0, "cifar10")
+    searcher = OptiProxySearcher(context, 0, penalty_init=2.0, penalty_growth=2.0, target_infeasible=0.2)
+    searcher.tell([_trial(i, 0, False) for i in range(5)])  # the random start does not move it
+    assert searcher.penalty() == 2.0
+    searcher.tell([_trial(5 + i, 1, i < 3) for i in range(5)])  # 40% infeasible
+    searcher.tell([_trial(10 + i, 2, i < 1) for i in range(5)])  # 80% infeasible
+    assert searcher.penalty() == 8.0
+    searcher.tell([_trial(15 + i, 3, True) for i in range(5)])
+    assert searcher.penalty() == pytest.approx(8.0 / np.sqrt(2.0))
+
+
+def test_hyperparameters_are_checked_and_recorded():
+    context = SearchContext(SPACE, 8.0, "cifar10")
+    defaults = OptiProxySearcher.default_hyperparameters()
+    assert defaults["base_temp"] == 0.7 and defaults["min_temp"] == 0.2 and defaults["verify_ratio"] == 20
+    assert defaults["lhs_lower"] == 0.9 and defaults["lhs_range"] == 0.1 and defaults["ranking_coe"] == 0.2
+    searcher = make_searcher("optiproxy", context, 0, num_sample=7)
+    assert searcher.config() == {**defaults, "num_sample": 7}
+    with pytest.raises(BadInputError, match="no hyperparameter 'temperature'"):
+        make_searcher("optiproxy", context, 0, temperature=1.0)
+    with pytest.raises(BadInputError, match="one budget fraction per group"):
+        OptiProxySearcher(context, 0, groups=3)
