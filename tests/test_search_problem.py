@@ -99,7 +99,19 @@ def test_cli_search_json_then_runs_show(shared_data_dir, tmp_path):
 
 def test_cli_runs_show_recomputes_a_killed_run(shared_data_dir, tmp_path):
     out = tmp_path / "run"
-    args = ("search", "--device", "pixel3", "--budget-ms", "6.5", "--queries", "30", "--out", str(out))
+    args = (
+        "search",
+        "--device",
+        "pixel3",
+        "--budget-ms",
+        "6.5",
+        "--queries",
+        "30",
+        "--searcher",
+        "rea",
+        "--out",
+        str(out),
+    )
     assert cli(*args, "--json", "--data-dir", str(shared_data_dir)).exit_code == 0
     (out / "summary.json").unlink()  # as if killed before the summary was written
     shown = json.loads(cli("runs", "show", str(out), "--json", "--data-dir", str(shared_data_dir)).output)
@@ -111,7 +123,7 @@ def test_cli_errors_are_one_line_exit_2(shared_data_dir, tmp_path):
     low = cli("search", "--device", "raspi4", "--budget-ms", "0.001", "--data-dir", str(shared_data_dir))
     assert low.exit_code == 2 and "fastest architecture on raspi4" in low.output
     assert low.output.strip().count("\n") == 0
-    bad = cli("search", "--device", "raspi4", "--budget-ms", "16", "--param", "x=1", "--out", str(tmp_path / "r"))
+    bad = cli("search", "--device", "raspi4", "--budget-ms", "16", "--searcher", "rea", "--param", "x=1")
     assert bad.exit_code == 2 and "has no hyperparameter 'x'" in bad.output
     missing = cli("runs", "show", str(tmp_path))
     assert missing.exit_code == 2 and "not a run directory" in missing.output

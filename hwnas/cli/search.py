@@ -20,7 +20,7 @@ from hwnas.search.registry import SEARCHERS, parse_params
 from hwnas.search.runner import RunProgress, load_run, run_search
 from hwnas.tables.catalog import Catalog
 
-DEFAULT_SEARCHER = "rea"
+DEFAULT_SEARCHER = "optiproxy"
 
 
 def default_out_dir(
