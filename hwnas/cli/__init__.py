@@ -10,6 +10,7 @@ from hwnas.cli.bench import bench
 from hwnas.cli.common import HwnasGroup
 from hwnas.cli.data import data
 from hwnas.cli.devices import devices
+from hwnas.cli.profile import profile
 from hwnas.cli.search import runs, search
 
 
@@ -19,5 +20,5 @@ def main() -> None:
     """Hardware-aware NAS: search under a device latency budget, profile boards, export models."""
 
 
-for command in (arch, data, devices, search, runs, bench):
+for command in (arch, data, devices, search, runs, bench, profile):
     main.add_command(command)
