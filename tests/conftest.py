@@ -38,3 +38,15 @@ def catalog(shared_data_dir: Path):
     from hwnas.tables.catalog import Catalog
 
     return Catalog(shared_data_dir)
+
+
+@pytest.fixture
+def single_torch_thread():
+    """Torch on one thread: small networks gain nothing from more, and on a loaded machine extra
+    threads only spin (10x slower)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -11,6 +11,7 @@ from hwnas.cli.common import HwnasGroup
 from hwnas.cli.data import data
 from hwnas.cli.devices import devices
 from hwnas.cli.profile import profile
+from hwnas.cli.proxies import proxies
 from hwnas.cli.search import runs, search
 
 
@@ -20,5 +21,5 @@ def main() -> None:
     """Hardware-aware NAS: search under a device latency budget, profile boards, export models."""
 
 
-for command in (arch, data, devices, search, runs, bench, profile):
+for command in (arch, data, devices, search, runs, bench, proxies, profile):
     main.add_command(command)
