@@ -16,6 +16,7 @@ from hwnas.nets import get_dataset
 from hwnas.search.problem import table_metric_spec
 from hwnas.tables.catalog import Catalog
 from hwnas.tables.table import ARCH_STR, load_table
+from hwnas.zc.dps import DPSSettings, discrete_proxy_search
 from hwnas.zc.eproxy import EproxyConfig
 from hwnas.zc.evaluate import rank_agreement
 from hwnas.zc.proxies import CHEAP_PROXIES, PROXIES, ScoreSettings, check_proxies
@@ -184,3 +185,71 @@ def evaluate(table_path: str, accuracy: str, names: str | None, data_dir: str | 
             fmt(r["spearman_top10"]),
         )
     console.print(out)
+
+
+@proxies.command("dps")
+@click.option("--dataset", default="cifar10", show_default=True, help="Networks built for this dataset.")
+@click.option(
+    "--accuracy", required=True, metavar="TABLE:METRIC", help="Known accuracies, e.g. nb201:c10valid_val_200."
+)
+@click.option("--archs", "arch_spec", default="sample:20", show_default=True, help="sample:N or a file of strings.")
+@click.option("--sample-seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True, help="JSON history and best config.")
+@click.option("--population", type=int, default=20, show_default=True)
+@click.option("--cycles", type=int, default=60, show_default=True, help="Mutations after the initial population.")
+@click.option("--tournament", type=int, default=5, show_default=True)
+@click.option("--mutation-rate", type=float, default=0.2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the evolution.")
+@click.option("--threads", type=int, default=1, show_default=True)
+@data_dir_option
+@json_option
+def dps(
+    dataset: str,
+    accuracy: str,
+    arch_spec: str,
+    sample_seed: int,
+    out_path: str,
+    population: int,
+    cycles: int,
+    tournament: int,
+    mutation_rate: float,
+    seed: int,
+    threads: int,
+    data_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Discrete Proxy Search: evolve Eproxy settings to rank a few architectures of known accuracy.
+
+    Rerun with the same options (or more --cycles) to continue. Pass OUT to `compute --eproxy-config`.
+    """
+    spec = get_dataset(dataset)
+    acc_table, metric = table_metric_spec(accuracy, Catalog(data_dir))
+    truth = acc_table.series(metric).to_dict()
+    archs = _select(arch_spec, sample_seed)
+    missing = [a for a in archs if a not in truth]
+    if missing:
+        raise BadInputError(f"{accuracy} has no value for {len(missing)} of the architectures, e.g. {missing[0]}")
+    torch.set_num_threads(max(1, threads))
+    settings = DPSSettings(population, cycles, tournament, mutation_rate, seed)
+    progress = progress_bar(quiet=as_json)
+    task = progress.add_task("DPS", total=population + cycles)
+
+    def show(done: int, total: int, fitness: float, best: float) -> None:
+        progress.update(task, completed=done, total=total, description=f"DPS · best Spearman {best:.3f}")
+
+    with progress:
+        result = discrete_proxy_search({a: truth[a] for a in archs}, spec.name, out_path, settings, on_step=show)
+    if as_json:
+        print_json(
+            {
+                "out": out_path,
+                "best_spearman": result.best_fitness,
+                "configs": len(result.history),
+                "config": result.best.to_dict(),
+            }
+        )
+        return
+    console.print(
+        f"best Spearman {result.best_fitness:.3f} on {len(archs)} architectures after {len(result.history)} "
+        f"configs; config in {out_path}"
+    )

@@ -92,7 +92,11 @@ def search(
 
     def show(trial: Trial, state: RunProgress) -> None:
         best = state.best
-        found = f"best feasible {best.accuracy:.2f}% at {best.latency_ms:.3g} ms" if best else "no feasible yet"
+        if best is None:
+            found = "no feasible yet"
+        else:
+            value = f"estimate {best.accuracy:.4g}" if problem.accuracy.is_estimate else f"{best.accuracy:.2f}%"
+            found = f"best feasible {value} at {best.latency_ms:.3g} ms"
         what = "replaying log" if state.replaying else f"step {state.step}"
         progress.update(task, completed=state.queries_used, description=f"{what} · {found}")
 
@@ -134,7 +138,13 @@ def print_summary(summary: dict[str, Any], out_dir: Path) -> None:
         table.add_row("best feasible", "none found within the budget")
     else:
         table.add_row("best feasible", best["arch_str"])
-        table.add_row(f"accuracy ({problem['accuracy']})", f"{fmt(best['accuracy'], 2)} %")
+        if problem.get("accuracy_is_estimate"):
+            # A zero-cost or low-fidelity estimate: never shown as if it were an accuracy.
+            table.add_row(f"estimate ({problem['accuracy']})", f"{best['accuracy']:.6g}")
+            if best.get("true_accuracy") is not None:
+                table.add_row("true accuracy", f"{fmt(best['true_accuracy'], 2)} %")
+        else:
+            table.add_row(f"accuracy ({problem['accuracy']})", f"{fmt(best['accuracy'], 2)} %")
         if best.get("test_accuracy") is not None:
             table.add_row("test accuracy", f"{fmt(best['test_accuracy'], 2)} %")
         table.add_row("latency", f"{fmt(best['latency_ms'], 3)} ms (margin {fmt(best['margin_ms'], 3)} ms)")

@@ -30,6 +30,8 @@ DEFAULT_ACCURACY: dict[str, str] = {
     "cifar100": "nb201:c100_test_200",
     "ImageNet16-120": "nb201:in16_test_200",
 }
+# `--accuracy zero-cost:<proxy>` searches on a zero-cost estimate (hwnas.zc).
+ZERO_COST_PREFIX = "zero-cost:"
 DEFAULT_REPORTS: dict[str, dict[str, str]] = {
     "cifar10": {"test_accuracy": "nb201:c10_test_200"},
     "cifar100": {"test_accuracy": "nb201:c100_test_200"},
@@ -316,7 +318,8 @@ def build_problem(
 ) -> SearchProblem:
     """The search problem for a device and dataset.
 
-    `accuracy` is `table:metric`, a ready source, or None for the dataset's default; `reports`
+    `accuracy` is `table:metric`, `zero-cost:<proxy>`, a ready source, or None for the dataset's
+    default (a zero-cost estimate when that table is not on this machine); `reports`
     maps names to `table:metric` (default: the dataset's test accuracy). `latency` overrides
     the device's own source (tests, predictors). Live devices measure through
     `hwnas.profiling.live.LiveLatency`.
@@ -326,17 +329,34 @@ def build_problem(
         raise BadInputError(f"no default accuracy for dataset {dataset!r}; known: {', '.join(DEFAULT_ACCURACY)}")
     if latency is None:
         latency = _device_latency(device, dataset, catalog, space, live_cache_dir)
-    if accuracy is None or isinstance(accuracy, str):
+    warnings: list[str] = []
+    default_present = dataset in DEFAULT_ACCURACY and catalog.has(DEFAULT_ACCURACY[dataset].rpartition(":")[0])
+    if isinstance(accuracy, str) and accuracy.startswith(ZERO_COST_PREFIX):
+        accuracy_source: AccuracySource = _zero_cost(accuracy.removeprefix(ZERO_COST_PREFIX), dataset)
+    elif accuracy is None and not default_present:
+        # No accuracy table on this machine (new board, fresh install, offline): estimate.
+        accuracy_source = _zero_cost(None, dataset)
+        warnings.append(
+            f"no accuracy table for {dataset} here ({DEFAULT_ACCURACY[dataset]}); searching on the zero-cost "
+            f"estimate {accuracy_source.name}: its values are proxy scores, not accuracies"
+        )
+    elif accuracy is None or isinstance(accuracy, str):
         table, metric = table_metric_spec(accuracy or DEFAULT_ACCURACY[dataset], catalog)
-        accuracy_source: AccuracySource = TableAccuracy(table, metric, space)
+        accuracy_source = TableAccuracy(table, metric, space)
     else:
         accuracy_source = accuracy
+    reference = None
+    if accuracy_source.is_estimate and default_present:
+        table, metric = table_metric_spec(DEFAULT_ACCURACY[dataset], catalog)
+        reference = TableAccuracy(table, metric, space)
     report_specs = DEFAULT_REPORTS.get(dataset, {}) if reports is None else reports
     report_sources: dict[str, AccuracySource] = {}
     for key, spec in report_specs.items():
+        if reports is None and not catalog.has(spec.rpartition(":")[0]):
+            continue  # default reports are optional; asked-for ones must exist
         table, metric = table_metric_spec(spec, catalog)
         report_sources[key] = TableAccuracy(table, metric, space)
-    warnings = check_budget(float(budget_ms), latency, device.name, space)
+    warnings += check_budget(float(budget_ms), latency, device.name, space)
     return SearchProblem(
         space=space,
         accuracy=accuracy_source,
@@ -345,8 +365,16 @@ def build_problem(
         dataset=dataset,
         device_name=device.name,
         reports=report_sources,
+        reference=reference,
         warnings=warnings,
     )
+
+
+def _zero_cost(proxy: str | None, dataset: str) -> AccuracySource:
+    """A zero-cost estimate (`proxy` None: the offline default), see `hwnas.zc.source`."""
+    from hwnas.zc.source import DEFAULT_OFFLINE_PROXY, zero_cost_source
+
+    return zero_cost_source(proxy or DEFAULT_OFFLINE_PROXY, dataset)
 
 
 def _device_latency(
