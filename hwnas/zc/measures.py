@@ -48,30 +48,23 @@ def synflow(net: nn.Module, input_shape: tuple[int, ...]) -> float:
     return total
 
 
-def snip_and_grad_norm(net: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
-    """SNIP (Lee et al. 2019) sum |theta * dL/dtheta| and grad_norm sum over layers ||dL/dW||,
-    from one cross-entropy backward pass (the two share it; foresight runs it twice)."""
-    net.zero_grad()
-    F.cross_entropy(net(inputs), labels).backward()
-    snip = grad_norm = 0.0
-    for layer in _weighted_layers(net):
-        grad = layer.weight.grad
-        if grad is not None:
-            snip += float((layer.weight * grad).abs().sum().detach())
-            grad_norm += float(grad.norm())
-    net.zero_grad()
-    return snip, grad_norm
+def data_measures(
+    net: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, loss: bool = True, jacobian: bool = True
+) -> dict[str, float]:
+    """The four batch-based measures from one forward pass.
 
+    loss -> snip (Lee et al. 2019): sum |theta * dL/dtheta| with L the cross-entropy of the
+    batch, and grad_norm: sum over layers of ||dL/dW||.
+    jacobian -> jacob_cov (NASWOT v1, foresight's `jacob_cov`): correlation matrix of the
+    per-image input Jacobians of the output sum, score -sum(log(v + k) + 1/(v + k)) over its
+    eigenvalues v; and naswot (Mellor et al. 2021): log|K_H|, K_H[i, j] = number of ReLUs on
+    which images i and j have the same on/off pattern.
 
-def jacob_cov_and_naswot(net: nn.Module, inputs: torch.Tensor) -> tuple[float, float]:
-    """Jacobian covariance (NASWOT v1, foresight's `jacob_cov`) and NASWOT's final score
-    log|K_H| (Mellor et al. 2021), from one forward/backward pass.
-
-    jacob_cov: correlation matrix of the per-image input Jacobians of the output sum, score
-    -sum(log(v + k) + 1/(v + k)) over its eigenvalues v. An input-independent network has
-    zero Jacobians whose correlations are undefined; they count as perfectly correlated (the
-    worst case) instead of NaN. naswot: K_H[i, j] = number of ReLUs on which images i and j
-    have the same on/off pattern; K_H + I keeps it finite when the codes are all equal
+    foresight runs a forward and a full backward per measure; here one forward feeds a
+    weights-only backward of the loss and an input-only backward of the output sum, which gives
+    the same numbers for about two thirds of the work. An input-independent network has zero
+    Jacobians whose correlations are undefined; they count as perfectly correlated (the worst
+    case) instead of NaN. K_H + I keeps log|K_H| finite when every image has the same codes
     (K_H's entries count ~1e5 units, so the identity changes nothing else).
     """
     n = inputs.shape[0]
@@ -80,22 +73,42 @@ def jacob_cov_and_naswot(net: nn.Module, inputs: torch.Tensor) -> tuple[float, f
     def record(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
         codes.append((args[0].detach().reshape(n, -1) > 0).float())
 
-    hooks = [m.register_forward_pre_hook(record) for m in net.modules() if isinstance(m, nn.ReLU)]
+    hooks = [m.register_forward_pre_hook(record) for m in net.modules() if isinstance(m, nn.ReLU)] if jacobian else []
     try:
-        x = inputs.clone().requires_grad_(True)
-        net.zero_grad()
+        x = inputs.clone().requires_grad_(jacobian)
         out = net(x)
-        out.backward(torch.ones_like(out))
     finally:
         for hook in hooks:
             hook.remove()
-    grad = x.grad if x.grad is not None else torch.zeros_like(x)  # None: output ignores the input
-    jacobian = grad.reshape(n, -1).double().numpy()
+    scores: dict[str, float] = {}
+    if loss:
+        layers = _weighted_layers(net)
+        grads = torch.autograd.grad(
+            F.cross_entropy(out, labels), [m.weight for m in layers], retain_graph=jacobian, allow_unused=True
+        )
+        snip = grad_norm = 0.0
+        for layer, grad in zip(layers, grads, strict=True):
+            if grad is not None:
+                snip += float((layer.weight.detach() * grad).abs().sum())
+                grad_norm += float(grad.norm())
+        scores["snip"], scores["grad_norm"] = snip, grad_norm
+    if jacobian:
+        (grad,) = torch.autograd.grad(out.sum(), x, allow_unused=True) if out.requires_grad else (None,)
+        grad = grad if grad is not None else torch.zeros_like(x)  # None: the output ignores the input
+        scores["jacob_cov"] = _jacob_cov(grad.reshape(n, -1).double().numpy())
+        scores["naswot"] = _naswot(codes, n)
+    return scores
+
+
+def _jacob_cov(jacobian: np.ndarray) -> float:
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.corrcoef(jacobian)
     corr = np.nan_to_num(corr, nan=1.0)
     eigenvalues = np.clip(np.linalg.eigvalsh(corr), 0.0, None)
-    jacob_cov = -float(np.sum(np.log(eigenvalues + _JACOB_K) + 1.0 / (eigenvalues + _JACOB_K)))
+    return -float(np.sum(np.log(eigenvalues + _JACOB_K) + 1.0 / (eigenvalues + _JACOB_K)))
+
+
+def _naswot(codes: list[torch.Tensor], n: int) -> float:
     kernel = torch.zeros(n, n, dtype=torch.float64)
     for c in codes:
         # Agreements = both on + both off = 2 c c^T + units - on_i - on_j (one matmul, exact in
@@ -103,5 +116,4 @@ def jacob_cov_and_naswot(net: nn.Module, inputs: torch.Tensor) -> tuple[float, f
         on = c.sum(1, keepdim=True)
         kernel += (2 * (c @ c.T) + c.shape[1] - on - on.T).double()
     _, logdet = torch.linalg.slogdet(kernel + torch.eye(n, dtype=torch.float64))
-    net.zero_grad()
-    return jacob_cov, float(logdet)
+    return float(logdet)

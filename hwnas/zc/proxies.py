@@ -1,9 +1,8 @@
 """Every zero-cost proxy by name, and scoring one architecture with any set of them.
 
 Scores follow one convention: larger = predicted more accurate (Eproxy's loss is negated).
-Proxies that share a pass over the network are computed together (snip with grad_norm,
-jacob_cov with naswot); the seconds recorded for a proxy are what computing it alone costs on
-this machine (building the network plus its pass), so costs are comparable across proxies.
+The batch-based proxies (snip, grad_norm, jacob_cov, naswot) share one forward pass; the
+seconds recorded for a proxy are building the network plus the pass that produced it.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from hwnas.nets.datasets import DatasetSpec
 from hwnas.space.nb201 import NB201Arch
 from hwnas.zc.eproxy import EproxyConfig, eproxy_loss, synthetic_targets, target_side
 from hwnas.zc.images import image_batch, random_labels
-from hwnas.zc.measures import jacob_cov_and_naswot, snip_and_grad_norm, synflow
+from hwnas.zc.measures import data_measures, synflow
 
 
 @dataclass(frozen=True)
@@ -36,10 +35,10 @@ PROXIES: dict[str, ProxyInfo] = {
     p.name: p
     for p in (
         ProxyInfo("synflow", "synflow", "synaptic flow, all-ones input, no BN (Tanaka et al. 2020)"),
-        ProxyInfo("snip", "loss", "sum |theta * dL/dtheta|, one batch (Lee et al. 2019)"),
-        ProxyInfo("grad_norm", "loss", "sum of per-layer gradient norms, one batch"),
-        ProxyInfo("jacob_cov", "jacobian", "Jacobian covariance (NASWOT v1 / foresight jacob_cov)"),
-        ProxyInfo("naswot", "jacobian", "log|K_H| of ReLU activation codes (NASWOT, Mellor et al. 2021)"),
+        ProxyInfo("snip", "batch", "sum |theta * dL/dtheta|, one batch (Lee et al. 2019)"),
+        ProxyInfo("grad_norm", "batch", "sum of per-layer gradient norms, one batch"),
+        ProxyInfo("jacob_cov", "batch", "Jacobian covariance (NASWOT v1 / foresight jacob_cov)"),
+        ProxyInfo("naswot", "batch", "log|K_H| of ReLU activation codes (NASWOT, Mellor et al. 2021)"),
         ProxyInfo("params", "cost", "parameters of the benchmark network (baseline)"),
         ProxyInfo("flops", "cost", "FLOPs of the benchmark network, batch 1 (baseline)"),
         ProxyInfo("eproxy", "eproxy", "negated Eproxy loss: 10 SGD steps through a frozen barrier (Li et al. 2023)"),
@@ -115,7 +114,7 @@ def score_arch(
     seconds: dict[str, float] = {}
     group_s: dict[str, float] = {}
     build_s = 0.0
-    if groups & {"synflow", "loss", "jacobian"}:
+    if groups & {"synflow", "batch"}:
         start = time.perf_counter()
         net = init_network(arch, spec, settings.seed)
         build_s = time.perf_counter() - start
@@ -124,15 +123,13 @@ def score_arch(
             start = time.perf_counter()
             scores["synflow"] = synflow(net, spec.input_shape)
             group_s["synflow"] = time.perf_counter() - start
-        if "loss" in groups:
+        if "batch" in groups:
             start = time.perf_counter()
             labels = random_labels(settings.batch_size, spec.num_classes, settings.image_seed)
-            scores["snip"], scores["grad_norm"] = snip_and_grad_norm(net, inputs, labels)
-            group_s["loss"] = time.perf_counter() - start
-        if "jacobian" in groups:
-            start = time.perf_counter()
-            scores["jacob_cov"], scores["naswot"] = jacob_cov_and_naswot(net, inputs)
-            group_s["jacobian"] = time.perf_counter() - start
+            loss = bool({"snip", "grad_norm"} & set(names))
+            jacobian = bool({"jacob_cov", "naswot"} & set(names))
+            scores.update(data_measures(net, inputs, labels, loss=loss, jacobian=jacobian))
+            group_s["batch"] = time.perf_counter() - start
     if "cost" in groups:
         start = time.perf_counter()
         with torch.random.fork_rng():  # the first call builds reference modules
@@ -146,5 +143,5 @@ def score_arch(
         group_s["eproxy"] = time.perf_counter() - start
     for name in names:
         group = PROXIES[name].group
-        seconds[name] = group_s[group] + (build_s if group in ("synflow", "loss", "jacobian") else 0.0)
+        seconds[name] = group_s[group] + (build_s if group in ("synflow", "batch") else 0.0)
     return ArchScores({n: scores[n] for n in names}, seconds)
