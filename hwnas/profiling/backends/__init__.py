@@ -12,6 +12,8 @@ from hwnas.profiling.backends.base import Backend, RunInfo, Worker, WorkerLost
 BACKENDS: dict[str, str] = {
     "onnxruntime": "hwnas.profiling.backends.ort:OrtBackend",
     "torch": "hwnas.profiling.backends.torch_eager:TorchBackend",
+    "tvm": "hwnas.profiling.backends.tvm_local:TvmBackend",
+    "tvm-rpc": "hwnas.profiling.backends.tvm_rpc:TvmRpcBackend",
 }
 
 
