@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import tomllib
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hwnas.cli.common import console, data_dir_option, err_console, fmt, json_option, print_json
 from hwnas.devices.registry import DeviceRegistry
 from hwnas.errors import BadInputError, DataError
+from hwnas.paths import latency_tables_dirs
+from hwnas.profiling.kit import RUNNER, import_results, write_kit
 from hwnas.profiling.profile import device_backend, profile_device
 from hwnas.profiling.protocol import MeasureProtocol
 from hwnas.profiling.runner import ProgressEvent
@@ -95,13 +99,22 @@ class ProgressReporter:
             )
 
 
+def selection_options(func: Callable) -> Callable:
+    """Which architectures: all, --representatives, --sample N, --archs (combinable)."""
+    for option in reversed((
+        click.option("--dataset", default="cifar10", show_default=True, help="Network family: cifar10, cifar100, ..."),
+        click.option("--representatives", is_flag=True, help="Only isomorphism representatives (6,466 cover all)."),
+        click.option("--sample", type=int, default=None, help="A random sample of this many architectures."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample and the order."),
+        click.option("--archs", multiple=True, metavar="ARCH|@FILE", help="Only these architectures (or @file)."),
+    )):  # fmt: skip
+        func = option(func)
+    return func
+
+
 @profile.command("run")
 @click.option("--device", required=True, help="A live device (see `hwnas devices list`), e.g. local-ort.")
-@click.option("--dataset", default="cifar10", show_default=True, help="Network family: cifar10, cifar100, ...")
-@click.option("--representatives", is_flag=True, help="Only isomorphism representatives (6,466 cover all 15,625).")
-@click.option("--sample", type=int, default=None, help="A random sample of this many architectures.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample and the measuring order.")
-@click.option("--archs", multiple=True, metavar="ARCH|@FILE", help="Only these architectures (strings or @file).")
+@selection_options
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Table file (.parquet).")
 @click.option("--limit", type=int, default=None, help="Measure at most this many new architectures now.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Override a backend option.")
@@ -175,3 +188,55 @@ def check(device: str, options: tuple[str, ...], as_json: bool) -> None:
         print_json({"device": device, "backend": backend.name, "ok": True, "message": message})
     else:
         console.print(f"{device}: {message}")
+
+
+@profile.command("kit")
+@selection_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder to copy to the board.")
+@json_option
+def kit(
+    dataset: str,
+    representatives: bool,
+    sample: int | None,
+    seed: int,
+    archs: tuple[str, ...],
+    out_dir: str,
+    as_json: bool,
+) -> None:
+    """Export networks (ONNX) with the board-side runner, for boards that have onnxruntime but no TVM."""
+    arch_strs = select_archs(NB201Space(), representatives, sample, seed, list(archs) or None)
+    summary = write_kit(arch_strs, dataset, out_dir)
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"{out_dir}: {summary['onnx_files']} ONNX files ({summary['written_now']} new). On the board:\n"
+        f"  python3 {RUNNER} onnx --out results.csv --threads 1\n"
+        f"then here: hwnas profile import results.csv --device <board-name> --dataset {dataset}",
+        highlight=False,
+    )
+
+
+@profile.command("import")
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option("--device", required=True, help="Name of the board (becomes the table name unless --out).")
+@click.option("--dataset", default="cifar10", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Table file (.parquet).")
+@data_dir_option
+@json_option
+def import_command(
+    results: str, device: str, dataset: str, out: str | None, data_dir: str | None, as_json: bool
+) -> None:
+    """Add a board runner's results.csv (+ results.json) to a latency table."""
+    path = Path(out) if out else latency_tables_dirs()[0] / f"{device}.parquet"
+    summary = import_results(results, device, dataset, path, _arch_index(data_dir))
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"{summary['table']}: {summary['added']} rows added, {summary['already_there']} already there. "
+        f"To search with it, describe the board in devices/{device}.toml with source = 'table' and "
+        f"[[latency.tables]] table = '{path.stem}', metric = 'latency_ms', dataset = '{dataset}'.",
+        highlight=False,
+        markup=False,
+    )

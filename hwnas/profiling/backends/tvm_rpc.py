@@ -9,6 +9,7 @@ the runner hands the architecture to another board.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from typing import Any, ClassVar
 
@@ -86,6 +87,8 @@ class TvmRpcBackend(Backend):
         from tvm import rpc
 
         try:
+            # TVM itself retries for a minute; a closed port should fail at once
+            socket.create_connection((self.host, self.port), timeout=5).close()
             return rpc.connect_tracker(self.host, self.port)
         except (OSError, RuntimeError) as exc:
             raise DeviceError(
