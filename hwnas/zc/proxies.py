@@ -126,6 +126,10 @@ def score_arch(
         if "batch" in groups:
             start = time.perf_counter()
             labels = random_labels(settings.batch_size, spec.num_classes, settings.image_seed)
+            # channels-last runs the batch's convolutions ~25% faster on CPU (same scores up to
+            # float rounding, ~1e-3 relative)
+            net = net.to(memory_format=torch.channels_last)
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
             loss = bool({"snip", "grad_norm"} & set(names))
             jacobian = bool({"jacob_cov", "naswot"} & set(names))
             scores.update(data_measures(net, inputs, labels, loss=loss, jacobian=jacobian))
