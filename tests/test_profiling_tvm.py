@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import socket
 import struct
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 import torch
 from torch import nn
@@ -20,6 +14,7 @@ from torch import nn
 from hwnas.devices.registry import parse_device
 from hwnas.export.onnx_export import export_onnx
 from hwnas.profiling.backends import make_backend
+from hwnas.profiling.farm import loopback_farm
 from hwnas.profiling.models import ArchModel
 from hwnas.profiling.profile import profile_device
 from hwnas.profiling.protocol import MeasureProtocol
@@ -30,6 +25,12 @@ from hwnas.tvm.targets import RASPI4, target_spec
 QUICK = MeasureProtocol(warmup_runs=2, warmup_min_s=0.0, min_repeats=5, block=5, time_cap_s=0.2)
 SMALL_ARCH = "|nor_conv_1x1~0|+|none~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
 EM_AARCH64 = 183
+FARM_ARCHS = [
+    SMALL_ARCH,
+    "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
+    "|avg_pool_3x3~0|+|none~0|none~1|+|avg_pool_3x3~0|none~1|skip_connect~2|",
+    "|none~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|",
+]
 
 
 def test_ort_and_tvm_run_the_same_onnx_model_with_agreeing_outputs(tmp_path):
@@ -66,98 +67,23 @@ def test_cross_compiled_library_is_an_aarch64_elf(tmp_path):
 # -- RPC farm ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(args: list[str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", *args], stdout=log.open("w"), stderr=subprocess.STDOUT)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Kill the process and what it forked (TVM's server runs in a child in its own session)."""
-    try:
-        family = [*psutil.Process(proc.pid).children(recursive=True), psutil.Process(proc.pid)]
-    except psutil.NoSuchProcess:
-        family = []
-    for member in family:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            member.kill()
-    proc.wait(timeout=10)
-
-
-def wait_for_port(port: int, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    pytest.fail(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
-
-
-@pytest.fixture
-def rpc_farm(tmp_path):
-    """A tracker and two servers under key `farm` on 127.0.0.1."""
-    port = free_port()
-    tracker = start(["tvm.exec.rpc_tracker", "--host", "127.0.0.1", "--port", str(port), "--port-end", str(port + 1)],
-                    tmp_path / "tracker.log")  # fmt: skip
-    servers = []
-    try:
-        wait_for_port(port)  # servers started before the tracker listens retry only every 5 s
-        for i in range(2):
-            base = free_port()
-            args = ["tvm.exec.rpc_server", "--host", "127.0.0.1", "--port", str(base), "--port-end", str(base + 50),
-                    "--tracker", f"127.0.0.1:{port}", "--key", "farm"]  # fmt: skip
-            servers.append(start(args, tmp_path / f"server{i}.log"))
-        backend = make_backend("tvm-rpc", "farm", {"tracker": f"127.0.0.1:{port}", "key": "farm"})
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if backend.free_boards() == 2:
-                    break
-            except Exception:  # tracker still starting
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("the RPC servers did not register with the tracker within 90 s")
-        yield port, servers
-    finally:
-        for proc in [*servers, tracker]:
-            stop(proc)
-
-
 @pytest.mark.slow
-def test_rpc_farm_spreads_work_and_requeues_the_archs_of_a_lost_board(rpc_farm, tmp_path):
-    port, servers = rpc_farm
-    device = parse_device({
-        "name": "farm",
-        "latency": {"source": "live", "backend": "tvm-rpc",
-                    "options": {"tracker": f"127.0.0.1:{port}", "key": "farm", "target": "native"}},
-    })  # fmt: skip
-    archs = [
-        SMALL_ARCH,
-        "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
-        "|avg_pool_3x3~0|+|none~0|none~1|+|avg_pool_3x3~0|none~1|skip_connect~2|",
-        "|none~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|",
-    ]
-    killed = []
-
-    def kill_one_board(event):
-        if not killed:
-            stop(servers[1])
-            killed.append(event.worker)
-
-    started = time.monotonic()
-    result, path = profile_device(
-        device, "cifar10", archs, out=tmp_path / "farm.parquet", protocol=QUICK, on_progress=kill_one_board
-    )
+def test_rpc_farm_spreads_work_and_requeues_the_archs_of_a_lost_board(tmp_path):
+    with loopback_farm("farm", 2, tmp_path / "logs") as farm:
+        device = parse_device({
+            "name": "farm",
+            "latency": {"source": "live", "backend": "tvm-rpc",
+                        "options": {"tracker": farm.tracker, "key": "farm", "target": "native"}},
+        })  # fmt: skip
+        started = time.monotonic()
+        result, path = profile_device(
+            device, "cifar10", FARM_ARCHS, out=tmp_path / "farm.parquet", protocol=QUICK,
+            on_progress=lambda event: farm.stop_server(1),  # a board goes away after the first result
+        )  # fmt: skip
     assert time.monotonic() - started < 300
-    assert result.measured == len(archs) and result.failed == {}
+    assert result.measured == len(FARM_ARCHS) and result.failed == {}
     assert len(result.lost_workers) == 1, "the killed board's worker must be reported lost"
-    assert sum(result.per_worker.values()) == len(archs)
+    assert sum(result.per_worker.values()) == len(FARM_ARCHS)
     table = load_table(path).frame
-    assert sorted(table["arch_str"]) == sorted(archs)  # every arch exactly once
+    assert sorted(table["arch_str"]) == sorted(FARM_ARCHS)  # every arch exactly once
     assert set(table["worker"]) <= {"farm-0", "farm-1"}
