@@ -80,6 +80,13 @@ def test_eproxy_is_deterministic_finite_and_reads_its_config():
     assert score_arch(MIXED, DATASET, ["eproxy"], ScoreSettings(eproxy=waves)).scores["eproxy"] != a
 
 
+def test_eproxy_ignores_the_classifier_so_cifar10_and_cifar100_networks_score_the_same():
+    config = EproxyConfig(steps=2, batch_size=4, init="xavier_uniform", branches=(Branch(mid_channels=16),) * 3)
+    settings = ScoreSettings(eproxy=config)
+    c10 = score_arch(MIXED, "cifar10", ["eproxy"], settings).scores["eproxy"]
+    assert c10 == score_arch(MIXED, "cifar100", ["eproxy"], settings).scores["eproxy"]
+
+
 def test_eproxy_config_round_trips_and_rejects_nonsense():
     config = EproxyConfig(n_branches=2, lr=0.7).with_branch(1, features=("cnn", "wave_high"), barrier_kernel=7)
     assert EproxyConfig.from_dict(config.to_dict()) == config

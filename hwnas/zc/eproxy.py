@@ -118,6 +118,7 @@ class _Tapped(nn.Module):
 
     def __init__(self, net: NB201Network, side: int) -> None:
         super().__init__()
+        net.classifier = nn.Identity()  # Eproxy regresses stage outputs; the classifier plays no part
         self.net = net
         self.side = side
         cells = list(net.cells)
@@ -230,6 +231,10 @@ def eproxy_loss(
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         backbone = _Tapped(build_network(arch, spec), side)
+        # Everything after the cells draws from its own seed: the classifier (unused here, its
+        # size is the class count) then changes nothing, so cifar10 and cifar100 networks score
+        # the same.
+        torch.manual_seed(seed + 1)
         heads = nn.ModuleList(
             nn.Sequential(
                 nn.Conv2d(channels[i], b.mid_channels, b.transform_kernel, padding=b.transform_kernel // 2),
