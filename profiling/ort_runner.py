@@ -71,9 +71,13 @@ def session(path: Path, threads: int, opt_level: str) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def example_input(sess: ort.InferenceSession) -> np.ndarray:
-    shape = [d if isinstance(d, int) and d > 0 else 1 for d in sess.get_inputs()[0].shape]
-    return np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+def input_feed(sess: ort.InferenceSession) -> dict[str, np.ndarray]:
+    """A random batch-1 input; none for networks whose output was folded into a constant."""
+    graph_inputs = sess.get_inputs()
+    if not graph_inputs:
+        return {}
+    shape = [d if isinstance(d, int) and d > 0 else 1 for d in graph_inputs[0].shape]
+    return {graph_inputs[0].name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)}
 
 
 def main() -> None:
@@ -117,7 +121,7 @@ def main() -> None:
         start = time.monotonic()
         for i, path in enumerate(todo, start=1):
             sess = session(path, args.threads, args.opt_level)
-            feed = {sess.get_inputs()[0].name: example_input(sess)}
+            feed = input_feed(sess)
             stats = proto.measure_adaptive(proto.timed_block(lambda s=sess, f=feed: s.run(None, f)), protocol)
             arch = sess.get_modelmeta().custom_metadata_map.get("arch_str", path.stem)
             row = {"arch_str": arch, "file": path.name, **{c: getattr(stats, c) for c in STAT_COLUMNS}}

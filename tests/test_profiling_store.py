@@ -174,3 +174,32 @@ def test_runner_threads_all_finish(tmp_path):
     with ProfileStore(tmp_path / "t.parquet", meta()) as store:
         profile_archs(fast_archs(3), "cifar10", [FakeWorker("a"), FakeWorker("b")], store, MeasureProtocol())
     assert not [t for t in threading.enumerate() if t.name.startswith("hwnas-")]
+
+
+def test_noisy_rows_are_remeasured_and_the_lower_cv_measurement_is_kept(tmp_path):
+    archs = fast_archs(3)
+    path = tmp_path / "t.parquet"
+    with ProfileStore(path, meta()) as store:
+        store.add(archs[0], {"latency_ms": 9.0, "cv": 0.5, "noisy": True, "worker": "w", "measured_at": "t0"})
+        store.add(archs[1], {"latency_ms": 9.0, "cv": 0.0, "noisy": True, "worker": "w", "measured_at": "t0"})
+        result = profile_archs(archs, "cifar10", [FakeWorker("a")], store, MeasureProtocol(), remeasure=set(archs[:2]))
+    assert (result.measured, result.remeasured, result.replaced, result.already_measured) == (1, 2, 1, 2)
+    table = load_table(path).frame.set_index("arch_str")
+    assert table.at[archs[0], "latency_ms"] != 9.0  # FakeWorker's CV 0 beats 0.5: replaced
+    assert table.at[archs[1], "latency_ms"] == 9.0  # not beaten: kept
+    with ProfileStore(path, meta()) as again, pytest.raises(RunError, match="nothing to replace"):
+        again.add(archs[2] + "x", {"latency_ms": 1.0}, replace=True)
+
+
+def test_a_replacement_in_the_log_wins_over_the_saved_row(tmp_path):
+    arch = fast_archs(1)[0]
+    path = tmp_path / "t.parquet"
+    with ProfileStore(path, meta()) as store:
+        store.add(arch, {"latency_ms": 5.0, "worker": "w", "measured_at": "t0"})
+    store = ProfileStore(path, meta(), flush_every=1000)
+    store.open()
+    store.add(arch, {"latency_ms": 2.0, "worker": "w", "measured_at": "t1"}, replace=True)
+    store._log.close()  # crash before the parquet is rewritten
+    store._lock_handle.close()
+    with ProfileStore(path, meta()) as again:
+        assert again.rows[arch]["latency_ms"] == 2.0

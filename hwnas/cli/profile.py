@@ -121,6 +121,7 @@ def selection_options(func: Callable) -> Callable:
 @click.option("--max-workers", type=int, default=None, help="Boards to use at most (RPC farms).")
 @click.option("--time-cap-s", type=float, default=MeasureProtocol.time_cap_s, show_default=True)
 @click.option("--target-rse", type=float, default=MeasureProtocol.target_median_rse, show_default=True)
+@click.option("--remeasure-noisy", is_flag=True, help="Measure noisy rows again; keep the lower-CV measurement.")
 @click.option("--notes", default=None, help="Free text stored in the sidecar (e.g. what else ran).")
 @click.option("--log-every", type=int, default=50, show_default=True, help="Progress line interval without a tty.")
 @data_dir_option
@@ -138,6 +139,7 @@ def run(
     max_workers: int | None,
     time_cap_s: float,
     target_rse: float,
+    remeasure_noisy: bool,
     notes: str | None,
     log_every: int,
     data_dir: str | None,
@@ -163,6 +165,7 @@ def run(
             arch_index=_arch_index(data_dir),
             notes=notes,
             on_progress=reporter,
+            remeasure_noisy=remeasure_noisy,
         )
     summary = {"table": str(path), **result.to_dict()}
     if as_json:
@@ -170,7 +173,8 @@ def run(
         return
     console.print(
         f"{path}: {result.measured} measured now, {result.already_measured} already there, "
-        f"{result.remaining} left, {len(result.failed)} failed, {result.noisy} noisy, {fmt(result.seconds, 1)} s"
+        f"{result.remaining} left, {len(result.failed)} failed, {result.noisy} noisy, "
+        f"{result.replaced} of {result.remeasured} re-measured rows replaced, {fmt(result.seconds, 1)} s"
     )
     for arch, error in result.failed.items():
         console.print(f"  failed {arch}: {error}", highlight=False)

@@ -67,7 +67,9 @@ def onnx_example_input(path: Path, seed: int = 0) -> np.ndarray:
     """Random input of the graph's first input shape, with dynamic dimensions set to 1."""
     graph = onnx.load(str(path), load_external_data=False).graph
     initializers = {i.name for i in graph.initializer}
-    first = next(i for i in graph.input if i.name not in initializers)
+    first = next((i for i in graph.input if i.name not in initializers), None)
+    if first is None:
+        raise BadInputError(f"{path} has no graph input to feed")
     dims = [d.dim_value if d.dim_value > 0 else 1 for d in first.type.tensor_type.shape.dim]
     return np.random.default_rng(seed).standard_normal(dims).astype(np.float32)
 

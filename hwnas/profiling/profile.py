@@ -90,8 +90,13 @@ def profile_device(
     arch_index: dict[str, int] | None = None,
     notes: str | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    remeasure_noisy: bool = False,
 ) -> tuple[ProfileResult, Path]:
-    """Measure `arch_strs` the table at `out` lacks; returns the run's result and the table path."""
+    """Measure `arch_strs` the table at `out` lacks; returns the run's result and the table path.
+
+    `remeasure_noisy` also measures again the rows flagged noisy (CV above the protocol's
+    threshold or median not settled), keeping whichever of the two measurements has the lower CV.
+    """
     protocol = protocol or MeasureProtocol()
     backend = device_backend(device, options)
     backend.check()
@@ -100,7 +105,10 @@ def profile_device(
     if notes:
         meta.extra["notes"] = notes
     with ProfileStore(path, meta, arch_index=arch_index) as store:
-        todo = [a for a in arch_strs if a not in store.done]
+        redo = {a for a, row in store.rows.items() if row.get("noisy")} if remeasure_noisy else set()
+        todo = [a for a in arch_strs if a not in store.done or a in redo]
         workers = backend.open_workers(max_workers) if todo and limit != 0 else []
-        result = profile_archs(arch_strs, get_dataset(dataset).name, workers, store, protocol, limit, on_progress)
+        result = profile_archs(
+            arch_strs, get_dataset(dataset).name, workers, store, protocol, limit, on_progress, remeasure=redo
+        )
     return result, path

@@ -55,6 +55,9 @@ class ProfileResult:
     per_worker: dict[str, int] = field(default_factory=dict)
     stopped_early: bool = False
 
+    remeasured: int = 0
+    replaced: int = 0
+
     @property
     def remaining(self) -> int:
         return self.requested - self.already_measured - self.measured
@@ -65,6 +68,8 @@ class ProfileResult:
             "already_measured": self.already_measured,
             "measured": self.measured,
             "remaining": self.remaining,
+            "remeasured": self.remeasured,
+            "replaced": self.replaced,
             "failed": self.failed,
             "lost_workers": self.lost_workers,
             "noisy": self.noisy,
@@ -105,15 +110,22 @@ def profile_archs(
     limit: int | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     workdir: str | Path | None = None,
+    remeasure: set[str] | None = None,
 ) -> ProfileResult:
-    """Measure every architecture of `arch_strs` the store lacks (at most `limit` of them)."""
+    """Measure every architecture of `arch_strs` the store lacks (at most `limit` of them).
+
+    Architectures in `remeasure` are measured again even though the store has them; the new
+    row replaces the old one only when its CV is lower (the less disturbed measurement wins).
+    """
     done_before = store.done
-    todo = [a for a in dict.fromkeys(arch_strs) if a not in done_before]
-    result = ProfileResult(requested=len(dict.fromkeys(arch_strs)), already_measured=0, measured=0)
-    result.already_measured = result.requested - len(todo)
+    requested = list(dict.fromkeys(arch_strs))
+    remeasure = set(remeasure or ()) & done_before & set(requested)
+    todo = [a for a in requested if a not in done_before or a in remeasure]
+    already = sum(a in done_before for a in requested)
+    result = ProfileResult(requested=len(requested), already_measured=already, measured=0)
+    result.stopped_early = limit is not None and len(todo) > limit
     if limit is not None:
         todo = todo[: max(0, limit)]
-    result.stopped_early = limit is not None and result.remaining > len(todo)
     if not todo:
         return result
     if not workers:
@@ -176,9 +188,14 @@ def profile_archs(
                     result.lost_workers[name] = payload
                     continue
                 finished += 1
+                result.remeasured += int(arch in remeasure)
                 if kind == "ok":
-                    store.add(arch, stats_row(payload, name))
-                    result.measured += 1
+                    if arch not in remeasure:
+                        store.add(arch, stats_row(payload, name))
+                        result.measured += 1
+                    elif payload.cv < float(store.rows[arch]["cv"]):
+                        store.add(arch, stats_row(payload, name), replace=True)
+                        result.replaced += 1
                     result.noisy += int(payload.noisy)
                     result.per_worker[name] = result.per_worker.get(name, 0) + 1
                     event = ProgressEvent(arch, name, finished, len(todo), stats=payload)

@@ -47,6 +47,9 @@ ROW_COLUMNS = (
 )
 
 
+REPLACES = "replaces"  # log records that overwrite an earlier row of the same architecture
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -167,7 +170,7 @@ class ProfileStore:
                 self._check_fingerprint(record["fingerprint"], self.log_path)
                 continue
             arch = record.pop(ARCH_STR)
-            if arch not in self.rows:
+            if arch not in self.rows or record.pop(REPLACES, False):
                 self.rows[arch] = record
                 self._unsaved += 1
         if lines and not lines[-1].endswith("}"):
@@ -181,12 +184,17 @@ class ProfileStore:
     def done(self) -> set[str]:
         return set(self.rows)
 
-    def add(self, arch_str: str, row: dict[str, Any]) -> None:
-        """Record one measurement durably (log + fsync); rewrite the parquet now and then."""
-        if arch_str in self.rows:
-            raise RunError(f"{arch_str} is already measured in {self.path}")
+    def add(self, arch_str: str, row: dict[str, Any], replace: bool = False) -> None:
+        """Record one measurement durably (log + fsync); rewrite the parquet now and then.
+
+        `replace` overwrites the architecture's row (a deliberate re-measurement of a noisy one);
+        otherwise an architecture already in the table is an error.
+        """
+        if (arch_str in self.rows) != replace:
+            state = "already measured" if not replace else "not measured yet, nothing to replace"
+            raise RunError(f"{arch_str} is {state} in {self.path}")
         clean = {k: _plain(row.get(k)) for k in ROW_COLUMNS}
-        self._append({ARCH_STR: arch_str, **clean})
+        self._append({ARCH_STR: arch_str, **clean, **({REPLACES: True} if replace else {})})
         self.rows[arch_str] = clean
         self._unsaved += 1
         if self._unsaved >= self.flush_every or time.monotonic() - self._saved_at >= self.flush_s:

@@ -34,6 +34,13 @@ def session_options(threads: int, graph_optimization_level: str) -> Any:
     return options
 
 
+def input_feed(session: Any, inputs: np.ndarray) -> dict[str, np.ndarray]:
+    """The session's input; none when every path through the network is cut by `none` edges
+    and the exporter folded the output into a constant."""
+    graph_inputs = session.get_inputs()
+    return {graph_inputs[0].name: inputs} if graph_inputs else {}
+
+
 class OrtWorker(Worker):
     def __init__(self, backend: OrtBackend) -> None:
         self.backend = backend
@@ -41,7 +48,7 @@ class OrtWorker(Worker):
 
     def measure(self, model: Model, protocol: MeasureProtocol) -> LatencyStats:
         session = self.backend.session(model.onnx_path())
-        feed = {session.get_inputs()[0].name: model.inputs()}
+        feed = input_feed(session, model.inputs())
         return measure_adaptive(timed_block(lambda: session.run(None, feed)), protocol)
 
 
@@ -95,4 +102,4 @@ class OrtBackend(Backend):
 
     def run(self, model: Model) -> np.ndarray:
         session = self.session(model.onnx_path())
-        return session.run(None, {session.get_inputs()[0].name: model.inputs()})[0]
+        return session.run(None, input_feed(session, model.inputs()))[0]
