@@ -10,9 +10,11 @@ from hwnas.cli.bench import bench
 from hwnas.cli.common import HwnasGroup
 from hwnas.cli.data import data
 from hwnas.cli.devices import devices
+from hwnas.cli.export import compile_command, export, model
 from hwnas.cli.profile import profile
 from hwnas.cli.proxies import proxies
 from hwnas.cli.search import runs, search
+from hwnas.cli.train import train_command
 
 
 @click.group(cls=HwnasGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,5 +23,18 @@ def main() -> None:
     """Hardware-aware NAS: search under a device latency budget, profile boards, export models."""
 
 
-for command in (arch, data, devices, search, runs, bench, proxies, profile):
+for command in (
+    arch,
+    data,
+    devices,
+    search,
+    runs,
+    bench,
+    proxies,
+    profile,
+    export,
+    model,
+    train_command,
+    compile_command,
+):
     main.add_command(command)

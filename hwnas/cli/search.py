@@ -12,8 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hwnas.cli.common import console, data_dir_option, err_console, fmt, json_option, print_json
+from hwnas.cli.export import report_export
 from hwnas.devices.registry import DeviceRegistry
 from hwnas.errors import HwnasError
+from hwnas.export.arch_export import ExportResult, KnownFigures, export_arch
 from hwnas.search.base import Trial
 from hwnas.search.problem import SearchProblem, build_problem
 from hwnas.search.registry import SEARCHERS, parse_params
@@ -60,6 +62,13 @@ def progress_bar(quiet: bool, transient: bool = False) -> Progress:
 @click.option("--latency-first", is_flag=True, help="Check latency before spending an accuracy query.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Run directory.")
 @click.option("--repair", is_flag=True, help="Move a torn last line of the trial log aside and continue.")
+@click.option(
+    "--export",
+    "export_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Export the best feasible architecture here (verified ONNX + manifest).",
+)
 @data_dir_option
 @json_option
 def search(
@@ -74,6 +83,7 @@ def search(
     latency_first: bool,
     out_dir: str | None,
     repair: bool,
+    export_dir: str | None,
     data_dir: str | None,
     as_json: bool,
 ) -> None:
@@ -116,10 +126,40 @@ def search(
     except KeyboardInterrupt:
         err_console.print(f"interrupted: trials so far are in {out}; rerun the same command to continue")
         raise SystemExit(130) from None
+    exported = export_best(problem, result.summary, out, export_dir, data_dir) if export_dir else None
     if as_json:
-        print_json({"out_dir": str(out), "warnings": problem.warnings, **result.summary})
+        export_json = {"export": exported.manifest | {"onnx": str(exported.onnx_path)}} if exported else {}
+        print_json({"out_dir": str(out), "warnings": problem.warnings, **result.summary, **export_json})
         return
     print_summary(result.summary, out)
+    if exported:
+        report_export(exported, as_json=False)
+
+
+def export_best(
+    problem: SearchProblem, summary: dict[str, Any], run_dir: Path, export_dir: str, data_dir: str | None
+) -> ExportResult:
+    """Export the run's best feasible architecture with what the search knows about it."""
+    best = summary.get("best")
+    if best is None:
+        raise HwnasError(f"the search found no architecture within {problem.budget_ms:g} ms; nothing to export")
+    known = KnownFigures(
+        accuracy=best["accuracy"],
+        accuracy_source=problem.accuracy.name,
+        accuracy_is_estimate=problem.accuracy.is_estimate,
+        budget_ms=problem.budget_ms,
+    )
+    search_info = {"run_dir": str(run_dir), "searcher": summary["searcher"], "seed": summary["seed"], "best": best}
+    return export_arch(
+        problem.space.parse(best["arch_str"]),
+        problem.dataset,
+        export_dir,
+        known=known,
+        device=DeviceRegistry().get(problem.device_name),
+        catalog=Catalog(data_dir),
+        enforce_budget=False,
+        extra={"search": search_info},
+    )
 
 
 def print_summary(summary: dict[str, Any], out_dir: Path) -> None:

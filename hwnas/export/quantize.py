@@ -1,0 +1,70 @@
+"""int8 models: ONNX Runtime static quantization (QDQ, per-channel weights) calibrated on data.
+
+Static quantization fixes activation scales from a calibration set (the training data for a
+trained model, random-normal inputs otherwise), so inference runs integer kernels with no
+per-call range computation, unlike dynamic quantization, whose ONNX Runtime kernels cover
+MatMul/Conv weights only and leave activations in float.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwnas.atomic import atomic_write
+from hwnas.export.onnx_export import INPUT_NAME
+
+CALIBRATION_BATCH = 16
+
+
+def _reader(samples: np.ndarray) -> Any:
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._batches = iter(np.array_split(samples, max(1, len(samples) // CALIBRATION_BATCH)))
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self._batches, None)
+            return None if batch is None else {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)}
+
+    return Batches()
+
+
+def quantize_int8(fp32_path: str | Path, int8_path: str | Path, calibration: np.ndarray) -> Path:
+    """Write the statically quantized (int8 QDQ) model of `fp32_path`, atomically."""
+
+    def write(tmp: Path) -> None:
+        # The quantizer logs a warning for the BatchNorm after the last cell (1-D weights, no channel
+        # axis to quantize per channel): it keeps that op in float, which is right.
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            _quantize(Path(fp32_path), tmp, calibration)
+        finally:
+            root.setLevel(level)
+
+    return atomic_write(int8_path, write)
+
+
+def _quantize(fp32_path: Path, out: Path, calibration: np.ndarray) -> None:
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory() as work:
+        prepared = Path(work) / "prepared.onnx"
+        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared),
+            str(out),
+            _reader(calibration),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+        )
