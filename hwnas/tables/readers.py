@@ -152,16 +152,18 @@ HWNB_PICKLE_METRICS: dict[str, tuple[str, str]] = {
 class _PlainUnpickler(pickle.Unpickler):
     """Only plain containers and numbers: a benchmark file must not run code when read."""
 
-    _ALLOWED: frozenset[tuple[str, str]] = frozenset({
-        ("builtins", "dict"),
-        ("builtins", "list"),
-        ("builtins", "tuple"),
-        ("builtins", "set"),
-        ("collections", "OrderedDict"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-    })
+    _ALLOWED: frozenset[tuple[str, str]] = frozenset(
+        {
+            ("builtins", "dict"),
+            ("builtins", "list"),
+            ("builtins", "tuple"),
+            ("builtins", "set"),
+            ("collections", "OrderedDict"),
+            ("numpy", "dtype"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"),
+        }
+    )
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in self._ALLOWED:
@@ -194,6 +196,7 @@ def read_hwnasbench_pickle(path: str | Path) -> HWNASBenchPickle:
         IndexError,
         KeyError,
         MemoryError,
+        OverflowError,
     ) as exc:
         raise DataError(f"{path} is not a readable HW-NAS-Bench pickle (truncated or corrupt?): {exc}") from None
     if not isinstance(raw, dict) or "nasbench201" not in raw:
