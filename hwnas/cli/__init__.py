@@ -11,6 +11,7 @@ from hwnas.cli.common import HwnasGroup
 from hwnas.cli.data import data
 from hwnas.cli.devices import devices
 from hwnas.cli.export import compile_command, export, model
+from hwnas.cli.predictor import predictor
 from hwnas.cli.profile import profile
 from hwnas.cli.proxies import proxies
 from hwnas.cli.search import runs, search
@@ -32,6 +33,7 @@ for command in (
     bench,
     proxies,
     profile,
+    predictor,
     export,
     model,
     train_command,
