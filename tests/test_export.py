@@ -110,7 +110,7 @@ def test_metadata_round_trips_through_the_file_and_the_cli(tmp_path):
     assert manifest["metadata"] == read.to_dict() and manifest["verification"]["passed"] is True
     assert manifest["files"]["model.onnx"]["bytes"] == result.onnx_path.stat().st_size
     shown = CliRunner().invoke(main, ["model", "show", str(result.onnx_path), "--json"])
-    assert shown.exit_code == 0 and json.loads(shown.output) == json.loads(json.dumps(read.to_dict()))
+    assert shown.exit_code == 0 and json.loads(shown.stdout) == json.loads(json.dumps(read.to_dict()))
 
 
 def test_export_cli_writes_a_verified_model(tmp_path):
@@ -118,7 +118,7 @@ def test_export_cli_writes_a_verified_model(tmp_path):
     args = ["export", ALL_SKIP, "--dataset", "ImageNet16-120", "--out", str(out), "--no-latency", "--json"]
     result = CliRunner().invoke(main, [*args, "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["verification"]["max_abs_diff"] <= 1e-4 and (out / "manifest.json").is_file()
     assert read_metadata(out / "model.onnx").dataset == "ImageNet16-120"
 

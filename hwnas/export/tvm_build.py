@@ -66,12 +66,16 @@ def compile_model(
 
         spec = tune.tuning_target(target, threads)
         database = Path(database_dir) if database_dir else out / "tuning"
+        database.mkdir(parents=True, exist_ok=True)
         prepared = tune.prepare(mod, spec)
         tune_started = time.perf_counter()
         if trials:
             tune.tune(prepared, spec, database, trials, seed)
+        valid, total = tune.measured_records(database)
         tuning = {
             "trials": trials,
+            "records_measured": valid,
+            "records_total": total,
             "database": str(database),
             "tasks": len(tune.task_names(prepared, spec)),
             "tuning_seconds": time.perf_counter() - tune_started,

@@ -17,6 +17,12 @@ from typing import Any
 from hwnas.errors import BadInputError
 from hwnas.tvm.targets import is_cross, make_target, target_spec
 
+# MetaSchedule's default of 30 s per candidate build is too short on a loaded 2-core machine
+# (every candidate then fails to build and tuning silently keeps the untuned schedules).
+BUILD_TIMEOUT_S = 300
+EVOLUTION_MIN_TRIALS = 64
+FAILED_RUN_S = 1e9  # MetaSchedule records a failed build or run as 1e10 s
+
 
 def tuning_target(target: str | dict[str, Any], threads: int = 1) -> dict[str, Any]:
     """The target dict for tuning: MetaSchedule needs `num-cores`; cross targets are refused."""
@@ -62,6 +68,11 @@ def tune(mod: Any, target: dict[str, Any], database_dir: str | Path, trials: int
         max_trials_global=trials,
         max_trials_per_task=per_task,
         num_trials_per_iter=min(per_task, 64),
+        builder=ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S),
+        # Below one batch per task the evolutionary search has nothing to evolve (its first batch is
+        # drawn from random traces ranked by an untrained cost model) and costs ~25 s per task to run:
+        # sample random traces directly.
+        strategy="evolutionary" if per_task >= EVOLUTION_MIN_TRIALS else "replay-trace",
         seed=seed,
     )
 
@@ -70,5 +81,16 @@ def compile_tuned(mod: Any, target: dict[str, Any], database_dir: str | Path) ->
     """Compile the prepared module with the database's best schedules (untuned functions as is)."""
     from tvm.s_tir import meta_schedule as ms
 
+    Path(database_dir).mkdir(parents=True, exist_ok=True)
     database = ms.database.JSONDatabase(work_dir=str(database_dir))
     return ms.relax_integration.compile_relax(database, mod, make_target(target), None)
+
+
+def measured_records(database_dir: str | Path) -> tuple[int, int]:
+    """(records whose candidate built and ran, all records): failed candidates are stored too,
+    with a huge run time, so a tuning that silently failed shows here."""
+    from tvm.s_tir import meta_schedule as ms
+
+    records = ms.database.JSONDatabase(work_dir=str(database_dir)).get_all_tuning_records()
+    valid = sum(1 for r in records if r.run_secs and max(float(s) for s in r.run_secs) < FAILED_RUN_S)
+    return valid, len(records)
