@@ -141,3 +141,18 @@ def test_cli_fit_saves_a_predictor_that_eval_scores_on_the_held_out_rest(tmp_pat
     assert bad.exit_code == 2 and "--train-size must be between 5 and 6465" in bad.output
     missing = runner.invoke(main, ["predictor", "eval", "--device", "my-board", "--predictor", str(tmp_path / "x.pkl")])
     assert missing.exit_code == 2 and "hwnas predictor fit" in missing.output
+
+
+def test_a_saved_predictor_is_the_latency_source_of_a_search(tmp_path, synthetic_catalog, catalog):
+    from hwnas.devices.registry import DeviceRegistry
+    from hwnas.search.problem import build_problem
+    from hwnas.search.runner import run_search
+
+    data = latency_data(device_for("synthetic"), "cifar10", synthetic_catalog)
+    path = fit_predictor(data, "additive", 100, 0).save(tmp_path / "p.pkl")
+    predictor = load_predictor(path)
+    problem = build_problem(DeviceRegistry().get("raspi4"), "cifar10", 3.0, catalog, latency=predictor)
+    result = run_search(problem, "random", seed=0, queries=5, out_dir=tmp_path / "run", latency_first=True)
+    assert problem.describe()["latency"] == "predicted:synthetic" and len(result.trials) >= 5
+    for trial in result.trials:
+        assert trial.latency_ms == pytest.approx(predictor.latency_ms(trial.arch_str))

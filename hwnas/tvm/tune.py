@@ -11,6 +11,7 @@ can run are tuned here; a board's target would need an RPC runner. One trial cos
 from __future__ import annotations
 
 import math
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +70,22 @@ def tune(mod: Any, target: dict[str, Any], database_dir: str | Path, trials: int
         max_trials_per_task=per_task,
         num_trials_per_iter=min(per_task, 64),
         builder=ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S),
-        # Below one batch per task the evolutionary search has nothing to evolve (its first batch is
-        # drawn from random traces ranked by an untrained cost model) and costs ~25 s per task to run:
-        # sample random traces directly.
-        strategy="evolutionary" if per_task >= EVOLUTION_MIN_TRIALS else "replay-trace",
+        **search_settings(per_task),
         seed=seed,
     )
+
+
+def search_settings(per_task: int) -> dict[str, str]:
+    """Search strategy and cost model for a per-task budget.
+
+    Below one batch per task the evolutionary search has nothing to evolve (its first batch is
+    drawn from random traces ranked by an untrained cost model) and costs ~25 s per task: random
+    traces are sampled directly, with no cost model. Larger budgets evolve, guided by MetaSchedule's
+    XGBoost cost model when xgboost is installed (else unguided: `pip install xgboost`).
+    """
+    if per_task < EVOLUTION_MIN_TRIALS:
+        return {"strategy": "replay-trace", "cost_model": "random"}
+    return {"strategy": "evolutionary", "cost_model": "xgb" if find_spec("xgboost") else "random"}
 
 
 def compile_tuned(mod: Any, target: dict[str, Any], database_dir: str | Path) -> Any:
