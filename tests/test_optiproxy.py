@@ -129,3 +129,49 @@ def test_hyperparameters_are_checked_and_recorded():
         make_searcher("optiproxy", context, 0, temperature=1.0)
     with pytest.raises(BadInputError, match="one budget fraction per group"):
         OptiProxySearcher(context, 0, groups=3)
+
+
+def test_local_candidates_are_unqueried_neighbours_of_the_best_feasible_trials():
+    context = SearchContext(SPACE, 10.0, "cifar10")
+    searcher = OptiProxySearcher(context, 0, local_top_k=2)
+    archs = [SPACE.from_choices([i, 0, 0, 0, 0, 0]) for i in range(5)]
+    accuracy = [70.0, 90.0, 95.0, 80.0, 99.0]  # the 99 is over budget: not a parent
+    feasible = [True, True, True, True, False]
+    latency = [5.0 if f else 20.0 for f in feasible]
+    searcher.tell([Trial(i, SPACE.format(a), accuracy[i], latency[i], feasible[i], 0) for i, a in enumerate(archs)])
+    expected = {SPACE.format(n) for parent in (archs[2], archs[1]) for n in SPACE.neighbours(parent)}
+    expected -= {SPACE.format(a) for a in archs}
+    got = [SPACE.format(a) for a in searcher._local_candidates()]
+    assert set(got) == expected
+    assert OptiProxySearcher(context, 0, local_top_k=0)._local_candidates() == []  # the paper's pool
+
+
+class _OpCountScorer:
+    """A zero-cost stand-in: scores an architecture by its number of convolutions."""
+
+    name = "fake-zc"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def accuracy(self, arch_str: str) -> float:
+        self.calls += 1
+        return float(arch_str.count("conv"))
+
+
+def test_warm_start_pretrains_once_on_the_zero_cost_scores(tmp_path):
+    scorer = _OpCountScorer()
+    context = SearchContext(SPACE, 8.0, "cifar10", {"fake-zc": scorer})
+    searcher = OptiProxySearcher(context, 0, **FAST, warm_start_proxy="fake-zc", warm_start_archs=200)
+    pretrained = searcher._warm_start()
+    assert scorer.calls == 200 and searcher._warm_start() is pretrained  # once per run
+    held_out = SPACE.sample_distinct(np.random.default_rng(2), 100)
+    predicted, _ = pretrained.predict_standardized(held_out)
+    assert np.corrcoef(predicted, [SPACE.format(a).count("conv") for a in held_out])[0, 1] > 0.8
+    # A run with it stays deterministic and resumable like any other.
+    problem = fake_problem()
+    problem.scorers["fake-zc"] = scorer
+    hp = {**FAST, "warm_start_proxy": "fake-zc", "warm_start_archs": 200}
+    a = run_search(problem, "optiproxy", seed=0, queries=20, out_dir=tmp_path / "a", hyperparameters=hp)
+    b = run_search(problem, "optiproxy", seed=0, queries=20, out_dir=tmp_path / "b", hyperparameters=hp)
+    assert keys(a.trials) == keys(b.trials)

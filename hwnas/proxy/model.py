@@ -192,8 +192,10 @@ class Proxy:
         archs: Sequence,
         accuracies: Sequence[float | None] | np.ndarray,
         latencies_ms: Sequence[float | None] | np.ndarray,
+        init_weights: dict[str, torch.Tensor] | None = None,
     ) -> Proxy:
-        """Train from scratch. `None`/NaN targets are skipped by their head only.
+        """Train from scratch, or from `init_weights` (a `ProxyNet` state, e.g. pretrained on
+        zero-cost scores). `None`/NaN targets are skipped by their head only.
 
         Latency-only rows (no accuracy query spent) still teach the latency head and the trunk.
         """
@@ -219,6 +221,8 @@ class Proxy:
         m_acc, m_lat = torch.from_numpy(has_acc), torch.from_numpy(has_lat)
 
         self.net = self._new_net(features.shape[-1])
+        if init_weights is not None:
+            self.net.load_state_dict(init_weights)
         optimizer = torch.optim.AdamW(self.net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         # Paper: lr x lr_gamma every lr_step epochs; applied smoothly per epoch.
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=c.lr_gamma ** (1.0 / max(c.lr_step, 1)))

@@ -38,6 +38,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from hwnas.search.base import Proposal, SearchContext, Searcher, Trial
 from hwnas.search.ranking import constrained_key
+from hwnas.zc.source import search_scorer
 
 DEFAULT_PROXIES = "synflow,snip,jacob_cov"
 _VARIANCE_FLOOR = 1e-6
@@ -156,7 +157,7 @@ class ProxyBOSearcher(Searcher):
         self.min_samples_leaf = min_samples_leaf
         self.feasibility_threshold = feasibility_threshold
         self.min_candidates = min_candidates
-        self.scorers = {name: _scorer(name, context) for name in self.proxy_names}
+        self.scorers = {name: search_scorer(name, context.scorers, context.dataset) for name in self.proxy_names}
         self.steps = 0
         self._parsed: dict[str, Hashable] = {}
         self.last_influence: dict[str, float] = {}  # of the latest model-based step, for inspection
@@ -314,12 +315,3 @@ class ProxyBOSearcher(Searcher):
         for weight, name in zip(weights[1:], self.proxy_names, strict=True):
             combined = combined + weight * _ranks(self._proxy_scores(name, candidate_strs))
         return candidates[int(np.argmin(combined))]
-
-
-def _scorer(name: str, context: SearchContext) -> Any:
-    """The context's scorer for `name`, else the committed zero-cost table's column."""
-    if name in context.scorers:
-        return context.scorers[name]
-    from hwnas.zc.source import committed_source
-
-    return committed_source(name, context.dataset)

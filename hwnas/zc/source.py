@@ -126,3 +126,10 @@ def committed_source(proxy: str, dataset: str) -> ZeroCostAccuracy:
         f"no zero-cost table with {proxy} for {spec.name} (looked in {where}); compute one with "
         f"`hwnas proxies compute --dataset {spec.name} --out {zero_cost_dirs()[-1]}/zc-{spec.name}.parquet`"
     )
+
+
+def search_scorer(proxy: str, scorers: Mapping[str, object], dataset: str) -> object:
+    """A searcher's scorer for `proxy`: the one its context provides, else the committed table's column."""
+    if proxy in scorers:
+        return scorers[proxy]
+    return committed_source(proxy, dataset)
