@@ -6,7 +6,7 @@
     python benchmarks/export/bench_export.py report                 # results.csv + results.md
 
 Each stage writes its raw JSON under --work (default runs/bench-export, not committed) so stages
-can run in separate quiet windows (`/work/jobs/quiet.sh python ... runtimes --arch 2`); `report`
+can run in separate quiet windows (nothing else CPU-bound on the machine); `report`
 merges them. Latencies are batch 1, one thread, median of the adaptive protocol
 (hwnas.profiling.protocol) for every runtime alike.
 """
@@ -149,12 +149,7 @@ def int8_digits(work: Path) -> dict[str, Any]:
 
 
 def markdown_table(table: pd.DataFrame) -> str:
-    def cell(value: Any) -> str:
-        return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines)
+    return table.to_markdown(index=False, floatfmt=".4g")
 
 
 def report(work: Path) -> None:
