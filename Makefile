@@ -30,7 +30,7 @@ demo: $(STAMP)
 
 # The search suite (resumable: finished runs are skipped); other benchmarks: see benchmarks/*/README.md
 bench: $(STAMP)
-	$(BIN)/hwnas bench --searchers random,rea,local,optiproxy
+	$(BIN)/hwnas bench --searchers random,rea,local,optiproxy,proxybo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
