@@ -157,3 +157,22 @@ def test_a_checkpoint_of_another_arch_is_refused(tmp_path):
     save_checkpoint(Checkpoint(ALL_SKIP, "cifar10", state, {}, 1, {}, {"data": "digits"}, []), tmp_path / "c.pt")
     with pytest.raises(BadInputError, match=r"holds .* not"):
         export_arch(parse_arch(DEAD_NODES), "cifar10", tmp_path / "o", weights=tmp_path / "c.pt")
+
+
+def test_a_live_remeasurement_over_budget_is_printed_not_only_stored(tmp_path, capsys):
+    from hwnas.cli.export import report_export
+    from hwnas.devices.registry import DeviceRegistry
+
+    known = KnownFigures(budget_ms=1e-3)  # no network runs in a microsecond: the re-measurement is over
+    result = export_arch(
+        parse_arch(ALL_SKIP),
+        "cifar10",
+        tmp_path / "m",
+        known=known,
+        device=DeviceRegistry().get("local-ort"),
+        catalog=Catalog(tmp_path),
+        enforce_budget=False,
+    )
+    assert any("over the budget of 0.001 ms" in w for w in result.manifest["warnings"])
+    report_export(result, as_json=False)
+    assert "warning:" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,27 @@ def test_live_search_offline_with_no_data_dir(tmp_path):
     )
     assert shown.returncode == 0, shown.stderr
     assert "estimate (zero-cost:" in shown.stdout and " %" not in shown.stdout.split("latency")[0]
+
+
+def demo_command(runs: Path) -> list[str]:
+    """`make demo`'s search command, read from the Makefile so the test follows it."""
+    lines = (REPO / "Makefile").read_text().splitlines()
+    start = lines.index("demo: $(STAMP)")
+    recipe = [line.strip() for line in lines[start + 1 :] if line.startswith("\t")]
+    (search,) = [line for line in recipe if "hwnas search" in line]
+    words = shlex.split(search.replace("$(RUNS)", str(runs)))
+    assert words[0] == "$(BIN)/hwnas", search
+    return [sys.executable, "-m", "hwnas", *words[1:]]
+
+
+def test_make_demo_offline_leaves_a_verified_model(tmp_path):
+    env = offline_env(tmp_path)
+    command = demo_command(tmp_path / "runs")
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    model = tmp_path / "runs" / "demo-model"
+    manifest = json.loads((model / "manifest.json").read_text())
+    assert manifest["verification"]["passed"] and manifest["verification"]["max_abs_diff"] <= 1e-4
+    assert manifest["metadata"]["accuracy_is_estimate"] is True
+    assert manifest["metadata"]["target_latency_ms"] <= manifest["metadata"]["budget_ms"]
+    assert "estimate" in done.stdout and "exported to" in done.stdout

@@ -152,6 +152,28 @@ def markdown_table(table: pd.DataFrame) -> str:
     return table.to_markdown(index=False, floatfmt=".4g")
 
 
+def runtime_plot(table: pd.DataFrame) -> str:
+    """Grouped bars, log scale: every runtime on every architecture."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = {"ort_ms": "ONNX Runtime", "int8_ms": "ORT int8", "torch_ms": "PyTorch eager",
+               "tvm_untuned_ms": "TVM untuned", "tvm_tuned_ms": "TVM tuned"}  # fmt: skip
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(columns)
+    for k, (column, label) in enumerate(columns.items()):
+        ax.bar(np.arange(len(table)) + k * width, table[column], width, label=label)
+    ax.set(yscale="log", ylabel="batch-1 latency (ms, 1 thread)", xticks=np.arange(len(table)) + 0.4 - width / 2,
+           xticklabels=[f"arch {i}\n{ms:.2f} ms" for i, ms in enumerate(table["table_ort_ms"])])  # fmt: skip
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(HERE / "runtimes.png", dpi=110)
+    plt.close(fig)
+    return "runtimes.png"
+
+
 def report(work: Path) -> None:
     rows = []
     for path in sorted(work.glob("runtimes-*.json")):
@@ -186,13 +208,15 @@ def report(work: Path) -> None:
     export_path = work / "export-time.json"
     if export_path.is_file():
         e = json.loads(export_path.read_text())
+        pd.DataFrame(e["rows"]).to_csv(HERE / "export_time.csv", index=False, float_format="%.4g")
         lines += [
             "## Export + verify time per architecture",
             "",
             f"{e['n']} random cifar10 architectures (seed 0), `export_arch` without latency measurement "
             f"(build, BatchNorm calibration, legacy ONNX export, `onnx.checker`, ONNX Runtime vs PyTorch at "
             f"batch 1 and 8): median **{e['median_s']:.3f} s**, p90 {e['p90_s']:.3f} s; worst max abs diff "
-            f"{e['max_abs_diff']:.2g}. Load average during the run: {e['load']['load_1m']:.2f}.",
+            f"{e['max_abs_diff']:.2g}. Load average during the run: {e['load']['load_1m']:.2f}. "
+            "Per architecture: `export_time.csv`.",
             "",
         ]
     if rows:
@@ -200,6 +224,8 @@ def report(work: Path) -> None:
             "## Runtimes on this machine (batch 1, 1 thread, median ms)",
             "",
             markdown_table(table),
+            "",
+            f"![runtimes]({runtime_plot(table)})",
             "",
         ]
     digits_path = work / "int8-digits.json"

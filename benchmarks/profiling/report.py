@@ -28,6 +28,7 @@ CONDITIONS = {
     "shared": "1 sweep per pass; pinned to CPU 1, normal priority, machine shared with other jobs",
     "isolated": "1 sweep per pass; pinned to CPU 1, SCHED_FIFO real-time priority above the other jobs",
     "sweeps": "median of 3 sweeps per pass (each in its own order); pinned to CPU 1, SCHED_FIFO",
+    "idle": "1 sweep per pass; not pinned, normal priority, nothing else running on the machine",
 }
 TARGET_SPEARMAN, TARGET_CV = 0.98, 0.03
 

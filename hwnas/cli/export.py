@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hwnas.archinfo import resolve_arch
-from hwnas.cli.common import console, data_dir_option, fmt, json_option, print_json
+from hwnas.cli.common import console, data_dir_option, err_console, fmt, json_option, print_json
 from hwnas.devices.registry import DeviceRegistry
 from hwnas.errors import BadInputError
 from hwnas.export.arch_export import ExportResult, KnownFigures, export_arch
@@ -125,6 +125,8 @@ def report_export(result: ExportResult, as_json: bool) -> None:
         table.add_row("TVM library", f"{tvm['library']} ({tvm['target_json']})")
     table.add_row("manifest", str(result.manifest_path))
     console.print(table)
+    for warning in result.manifest.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
 def _add_figures(table: Table, meta: dict[str, Any]) -> None:
