@@ -16,6 +16,7 @@ from hwnas.devices.registry import DeviceRegistry
 from hwnas.errors import BadInputError, DataError
 from hwnas.paths import latency_tables_dirs
 from hwnas.profiling.kit import RUNNER, import_results, write_kit
+from hwnas.profiling.machine import pin_cpus
 from hwnas.profiling.profile import device_backend, profile_device
 from hwnas.profiling.protocol import MeasureProtocol
 from hwnas.profiling.runner import ProgressEvent
@@ -123,6 +124,7 @@ def selection_options(func: Callable) -> Callable:
 @click.option("--target-rse", type=float, default=MeasureProtocol.target_median_rse, show_default=True)
 @click.option("--remeasure-noisy", is_flag=True, help="Measure noisy rows again; keep the lower-CV measurement.")
 @click.option("--notes", default=None, help="Free text stored in the sidecar (e.g. what else ran).")
+@click.option("--cpus", default=None, metavar="LIST", help="Pin the measurement to these CPUs, e.g. 1 (steadier).")
 @click.option("--log-every", type=int, default=50, show_default=True, help="Progress line interval without a tty.")
 @data_dir_option
 @json_option
@@ -141,12 +143,15 @@ def run(
     target_rse: float,
     remeasure_noisy: bool,
     notes: str | None,
+    cpus: str | None,
     log_every: int,
     data_dir: str | None,
     as_json: bool,
 ) -> None:
     """Measure architectures on --device; rerun the same command to continue an interrupted run."""
     dev = DeviceRegistry().get(device)
+    if cpus is not None:
+        pin_cpus(cpus)
     arch_strs = select_archs(NB201Space(), representatives, sample, seed, list(archs) or None)
     try:
         protocol = MeasureProtocol(time_cap_s=time_cap_s, target_median_rse=target_rse)
