@@ -86,7 +86,7 @@ def throughput(stab: list[dict]) -> list[dict]:
     for row in stab:
         load = f"{row['load_1m_min']:.1f}-{row['load_1m_max']:.1f}"
         rows.append({"setup": f"ORT, 1 process, 1 thread ({row['condition']})", "workers": 1,
-                     "archs_per_hour": row["archs_per_hour"], "load_1m": load})  # fmt: skip
+                     "archs_per_hour": row["archs_per_hour"], "load_1m": load, "per_worker": "-"})  # fmt: skip
     for servers in (1, 2):
         path = TABLES / f"rpc-{servers}.run.json"
         if path.exists():
