@@ -8,6 +8,8 @@ import re
 import socket
 from pathlib import Path
 
+from hwnas.errors import BadInputError
+
 
 def cpu_model() -> str:
     """The CPU's marketing name (Linux `/proc/cpuinfo`), else the platform's processor string."""
@@ -49,8 +51,6 @@ def pin_cpus(spec: str) -> list[int]:
     On a shared or virtual machine a pinned core gives much steadier latencies than letting the
     scheduler move the measuring thread (benchmarks/profiling/README.md).
     """
-    from hwnas.errors import BadInputError
-
     cpus: set[int] = set()
     for part in spec.split(","):
         match = re.fullmatch(r"\s*(\d+)(?:-(\d+))?\s*", part)
