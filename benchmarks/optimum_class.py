@@ -49,11 +49,8 @@ def optimum_classes() -> dict[str, dict]:
         # Exact twins (same pruned network, same ops on the six edges: the same computation) measured
         # separately; on noisy tables the optimum can be feasible only because its own run was fast.
         ops = sorted(space.parse(best).ops)
-        exact = [
-            j
-            for j, a in enumerate(truth.arch_strs)
-            if j != i and space.canonical(space.parse(a)) == rep and sorted(space.parse(a).ops) == ops
-        ]
+        index = {a: j for j, a in enumerate(truth.arch_strs)}
+        exact = [index[space.format(a)] for a in classes[rep] if sorted(a.ops) == ops and space.format(a) != best]
         twin_ms = float(np.median(truth.latency_ms[exact])) if exact else None
         out[setting.id] = {
             "optimum": best,

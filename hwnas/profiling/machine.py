@@ -59,7 +59,7 @@ def pin_cpus(spec: str) -> list[int]:
         low, high = int(match[1]), int(match[2] or match[1])
         cpus.update(range(low, high + 1))
     available = affinity()
-    if not cpus or not cpus <= set(available):
+    if not cpus <= set(available):
         raise BadInputError(f"--cpus {spec}: this process may use CPUs {','.join(map(str, available))} only")
     if not hasattr(os, "sched_setaffinity"):
         raise BadInputError("--cpus needs an OS with CPU affinity (Linux); pin with the OS's own tool instead")
