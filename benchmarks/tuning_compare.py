@@ -21,33 +21,44 @@ from hwnas.atomic import atomic_write_text
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _seed_text(seeds: list[int]) -> str:
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
+
+
+def _row(label: str, queries: int, runs: pd.DataFrame, rea: pd.DataFrame | None) -> dict:
+    """One variant on its own seeds; `rea` holds REA's runs on exactly those seeds."""
+    per_setting = runs.groupby("setting").best_accuracy.mean()
+    at_or_above = None
+    if rea is not None:
+        rea_mean = rea.groupby("setting").best_accuracy.mean().reindex(per_setting.index)
+        at_or_above = int((per_setting >= rea_mean - 1e-9).sum())
+    return {
+        "label": label,
+        "queries": int(queries),
+        "seeds": _seed_text(sorted(int(x) for x in runs.seed.unique())),
+        "settings": int(per_setting.notna().sum()),
+        "mean_best_accuracy": round(per_setting.mean(), 3),
+        "hit_rate": round(runs.groupby("setting").hit_optimum.mean().mean(), 3),
+        "median_best_rank": round(runs.groupby("setting").best_rank.median().mean(), 1),
+        "settings_at_or_above_rea": at_or_above,
+    }
+
+
 def compare(tuning: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """`reference`'s REA rows on `tuning`'s seeds join the table, unless `tuning` ran its own REA."""
-    seeds = sorted(tuning.seed.unique())
-    if (tuning.searcher == "rea").any():
-        runs, rea_label = tuning, "rea"
-    else:
-        rea_label = "rea (main suite, same seeds)"
-        rea = reference[(reference.searcher == "rea") & reference.seed.isin(seeds)]
-        runs = pd.concat([tuning, rea.assign(label=rea_label)])
-    rows = []
-    for queries, group in runs.groupby("queries"):
-        per_setting = group.pivot_table(index="setting", columns="label", values="best_accuracy", aggfunc="mean")
-        rea_mean = per_setting.get(rea_label)
-        for label, runs_of in group.groupby("label"):
-            at_or_above = None if rea_mean is None else int((per_setting[label] >= rea_mean - 1e-9).sum())
-            rows.append(
-                {
-                    "label": label,
-                    "queries": int(queries),
-                    "seeds": len(seeds),
-                    "settings": int(per_setting[label].notna().sum()),
-                    "mean_best_accuracy": round(per_setting[label].mean(), 3),
-                    "hit_rate": round(runs_of.groupby("setting").hit_optimum.mean().mean(), 3),
-                    "median_best_rank": round(runs_of.groupby("setting").best_rank.median().mean(), 1),
-                    "settings_at_or_above_rea": at_or_above,
-                }
-            )
+    """Each variant on its seeds next to REA on the same seeds (the suite's own REA, else `reference`'s)."""
+    own_rea = (tuning.searcher == "rea").any()
+    rea_pool = tuning[tuning.searcher == "rea"] if own_rea else reference[reference.searcher == "rea"]
+    rows, baselines = [], {}
+    for (label, queries), runs in tuning.groupby(["label", "queries"]):
+        seeds = sorted(int(x) for x in runs.seed.unique())
+        rea = rea_pool[(rea_pool.queries == queries) & rea_pool.seed.isin(seeds)]
+        if label != "rea":
+            rows.append(_row(label, queries, runs, rea))
+        name = "rea" if own_rea else f"rea (main suite, seeds {_seed_text(seeds)})"
+        baselines[(name, queries)] = _row(name, queries, rea, rea)
+    rows += baselines.values()
     return pd.DataFrame(rows).sort_values(["queries", "label"])
 
 
@@ -65,7 +76,7 @@ def main() -> None:
         f"# `{args.suite}`: variants against regularized evolution\n\n"
         f"Written by `benchmarks/tuning_compare.py` from `{args.suite}/runs.csv`"
         f" (REA: the suite's own runs, else the REA rows of `{args.reference}/runs.csv` on the same"
-        " seeds). Accuracy: mean over seeds,"
+        " seeds as the variant). Accuracy: mean over seeds,"
         " then over the 18 settings. Hit rate: share of seeds ending on the constrained optimum,"
         " mean over settings. Rank: of the best feasible arch among all feasible table archs"
         " (1 = optimum), median over seeds, mean over settings.\n\n"

@@ -86,3 +86,35 @@ def test_curve_text_round_trips():
 def test_bench_param_needs_a_searcher_prefix(tmp_path):
     result = bench(tmp_path, "--searchers", "rea", "--param", "population_size=3")
     assert result.exit_code == 2 and "searcher.key=value" in result.output
+
+
+def test_tuning_comparison_puts_each_variant_next_to_rea_on_its_own_seeds():
+    import importlib.util
+    from pathlib import Path
+
+    import pandas as pd
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "tuning_compare.py"
+    spec = importlib.util.spec_from_file_location("tuning_compare", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def run(label, seed, accuracy, searcher="optiproxy"):
+        return {
+            "label": label,
+            "searcher": searcher,
+            "setting": "s",
+            "queries": 200,
+            "seed": seed,
+            "best_accuracy": accuracy,
+            "hit_optimum": accuracy >= 90,
+            "best_rank": 1,
+        }
+
+    tuning = pd.DataFrame([run("a", 0, 89.0), run("a", 1, 89.0), run("b", 2, 90.0)])
+    reference = pd.DataFrame([run("rea", 0, 88.0, "rea"), run("rea", 1, 88.0, "rea"), run("rea", 2, 91.0, "rea")])
+    table = module.compare(tuning, reference).set_index("label")
+    assert table.loc["a", "seeds"] == "0-1" and table.loc["a", "settings_at_or_above_rea"] == 1
+    assert table.loc["b", "seeds"] == "2" and table.loc["b", "settings_at_or_above_rea"] == 0
+    assert table.loc["rea (main suite, seeds 0-1)", "mean_best_accuracy"] == 88.0
+    assert table.loc["rea (main suite, seeds 2)", "mean_best_accuracy"] == 91.0

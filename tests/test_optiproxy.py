@@ -133,7 +133,7 @@ def test_hyperparameters_are_checked_and_recorded():
 
 def test_local_candidates_are_unqueried_neighbours_of_the_best_feasible_trials():
     context = SearchContext(SPACE, 10.0, "cifar10")
-    searcher = OptiProxySearcher(context, 0, local_top_k=2)
+    searcher = OptiProxySearcher(context, 0, local_top_k=2, local_radius=1)
     archs = [SPACE.from_choices([i, 0, 0, 0, 0, 0]) for i in range(5)]
     accuracy = [70.0, 90.0, 95.0, 80.0, 99.0]  # the 99 is over budget: not a parent
     feasible = [True, True, True, True, False]
@@ -144,6 +144,24 @@ def test_local_candidates_are_unqueried_neighbours_of_the_best_feasible_trials()
     got = [SPACE.format(a) for a in searcher._local_candidates()]
     assert set(got) == expected
     assert OptiProxySearcher(context, 0, local_top_k=0)._local_candidates() == []  # the paper's pool
+
+
+def test_local_radius_two_adds_every_unqueried_arch_two_edits_away():
+    context = SearchContext(SPACE, 10.0, "cifar10")
+    parent = SPACE.from_choices([1, 0, 0, 0, 0, 0])
+    queried = SPACE.neighbours(parent)[0]
+    searcher = OptiProxySearcher(context, 0, local_top_k=1, local_radius=2)
+    searcher.tell(
+        [Trial(0, SPACE.format(parent), 90.0, 5.0, True, 0), Trial(1, SPACE.format(queried), 80.0, 5.0, True, 0)]
+    )
+    got = [SPACE.format(a) for a in searcher._local_candidates()]
+    ops = lambda s: SPACE.choices(SPACE.parse(s))[0]  # noqa: E731
+    distance = {s: int(np.count_nonzero(ops(s) != ops(SPACE.format(parent)))) for s in got}
+    assert len(got) == len(set(got))
+    assert set(distance.values()) == {1, 2}
+    # 6 edges x 4 other ops at distance 1, C(6,2) x 4 x 4 at distance 2, minus the queried trial
+    assert sorted(distance.values()).count(1) == 6 * 4 - 1
+    assert sorted(distance.values()).count(2) == 15 * 16
 
 
 class _OpCountScorer:
