@@ -27,13 +27,11 @@ def _seed_text(seeds: list[int]) -> str:
     return ",".join(map(str, seeds))
 
 
-def _row(label: str, queries: int, runs: pd.DataFrame, rea: pd.DataFrame | None) -> dict:
-    """One variant on its own seeds; `rea` holds REA's runs on exactly those seeds."""
+def _row(label: str, queries: int, runs: pd.DataFrame, rea: pd.DataFrame) -> dict:
+    """One variant on its own seeds; `rea` holds REA's runs on exactly those seeds (may be none)."""
     per_setting = runs.groupby("setting").best_accuracy.mean()
-    at_or_above = None
-    if rea is not None:
-        rea_mean = rea.groupby("setting").best_accuracy.mean().reindex(per_setting.index)
-        at_or_above = int((per_setting >= rea_mean - 1e-9).sum())
+    rea_mean = rea.groupby("setting").best_accuracy.mean().reindex(per_setting.index)
+    at_or_above = None if rea.empty else int((per_setting >= rea_mean - 1e-9).sum())
     return {
         "label": label,
         "queries": int(queries),

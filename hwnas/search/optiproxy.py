@@ -253,15 +253,15 @@ class OptiProxySearcher(Searcher):
         frontier = [self.space.parse(t.arch_str) for t in best]
         out = []
         for _ in range(s.local_radius):
-            ring = []
+            ring: dict[str, Any] = {}
             for arch in frontier:
                 for n in self.space.neighbours(arch):
                     key = self.space.format(n)
                     if key not in seen:
                         seen.add(key)
-                        ring.append(n)
-            out += [n for n in ring if self.space.format(n) not in self.queried]
-            frontier = ring
+                        ring[key] = n
+            out += [n for key, n in ring.items() if key not in self.queried]
+            frontier = list(ring.values())
         return out
 
     def _select(self, proxy: Proxy, penalty: float, pool: list, n: int) -> list:
