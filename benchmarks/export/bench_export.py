@@ -42,6 +42,10 @@ DATASET = "cifar10"
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 1.0)  # of the local-ort table: 5 archs spanning the latency range
 PROTOCOL = MeasureProtocol(time_cap_s=3.0)
 DIGITS_ARCH = "|nor_conv_1x1~0|+|none~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
+EXPORT_TIME = "## Export + verify time per architecture"
+RUNTIMES = "## Runtimes on this machine (batch 1, 1 thread, median ms)"
+INT8_DIGITS = "## fp32 vs int8 on a trained model (digits)"
+MEASURED_SECTIONS = (EXPORT_TIME, RUNTIMES, INT8_DIGITS)
 
 
 def load_snapshot() -> dict[str, Any]:
@@ -198,7 +202,11 @@ def report(work: Path) -> None:
             }
         )
     table = pd.DataFrame(rows)
-    table.to_csv(HERE / "results.csv", index=False, float_format="%.4g")
+    if rows:
+        table.to_csv(HERE / "results.csv", index=False, float_format="%.4g")
+    # A stage run alone updates its own section; sections whose raw JSON is not in --work (another
+    # session's work folder) are kept as committed rather than dropped.
+    kept = committed_sections(HERE / "results.md")
     lines = [
         "# Export benchmarks",
         "",
@@ -210,7 +218,7 @@ def report(work: Path) -> None:
         e = json.loads(export_path.read_text())
         pd.DataFrame(e["rows"]).to_csv(HERE / "export_time.csv", index=False, float_format="%.4g")
         lines += [
-            "## Export + verify time per architecture",
+            EXPORT_TIME,
             "",
             f"{e['n']} random cifar10 architectures (seed 0), `export_arch` without latency measurement "
             f"(build, BatchNorm calibration, legacy ONNX export, `onnx.checker`, ONNX Runtime vs PyTorch at "
@@ -219,32 +227,44 @@ def report(work: Path) -> None:
             "Per architecture: `export_time.csv`.",
             "",
         ]
+    else:
+        lines += kept.get(EXPORT_TIME, [])
     if rows:
-        lines += [
-            "## Runtimes on this machine (batch 1, 1 thread, median ms)",
-            "",
-            markdown_table(table),
-            "",
-            f"![runtimes]({runtime_plot(table)})",
-            "",
-        ]
+        lines += [RUNTIMES, "", markdown_table(table), "", f"![runtimes]({runtime_plot(table)})", ""]
+    else:
+        lines += kept.get(RUNTIMES, [])
     digits_path = work / "int8-digits.json"
     if digits_path.is_file():
         d = json.loads(digits_path.read_text())
         q = d["int8"]
         lines += [
-            "## fp32 vs int8 on a trained model (digits)",
+            INT8_DIGITS,
             "",
             f"`{d['arch_str']}` trained 3 epochs on scikit-learn digits ({d['train_seconds']:.1f} s): "
             f"fp32 {q['fp32_bytes'] / 1e3:.0f} kB, {d['fp32_latency']['median_ms']:.3f} ms, "
             f"{q['fp32_accuracy']:.2f}%; int8 {q['int8_bytes'] / 1e3:.0f} kB, {q['latency']['median_ms']:.3f} ms, "
-            f"{q['int8_accuracy']:.2f}% ({q['accuracy_change']:+.2f} points) on {q['accuracy_on']}.",
+            f"{q['int8_accuracy']:.2f}% ({q['accuracy_change']:+.2f} points) on {q['accuracy_on']}. "
+            f"Quantization: {q['method']}.",
             "",
         ]
+    else:
+        lines += kept.get(INT8_DIGITS, [])
     notes = HERE / "notes.md"
     if notes.is_file():
         lines += [notes.read_text().strip(), ""]
     atomic_write_text(HERE / "results.md", "\n".join(lines))
+
+
+def committed_sections(path: Path) -> dict[str, list[str]]:
+    """The measured sections of an existing results.md, by heading, each with its trailing blank line."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        if line.startswith("## "):
+            current = sections.setdefault(line, []) if line in MEASURED_SECTIONS else None
+        if current is not None:
+            current.append(line)
+    return sections
 
 
 def main() -> None:

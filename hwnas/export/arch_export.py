@@ -294,7 +294,7 @@ def _int8(
     _rewrite_metadata(int8_path, int8_meta)
     report: dict[str, Any] = {
         "file": int8_path.name,
-        "method": "onnxruntime static quantization, QDQ, int8 weights per channel, uint8 activations",
+        "method": "onnxruntime static quantization, QDQ, int8 weights per channel (7-bit range), uint8 activations",
         "calibration": calibration_source,
         "fp32_bytes": fp32_path.stat().st_size,
         "int8_bytes": int8_path.stat().st_size,

@@ -4,6 +4,12 @@ Static quantization fixes activation scales from a calibration set (the training
 trained model, random-normal inputs otherwise), so inference runs integer kernels with no
 per-call range computation, unlike dynamic quantization, whose ONNX Runtime kernels cover
 MatMul/Conv weights only and leave activations in float.
+
+Weights use 7 bits (`reduce_range`): ONNX Runtime's u8s8 kernels on x86 CPUs without VNNI
+multiply-add pairs into a saturating int16 (VPMADDUBSW), which with full 8-bit weights overflows
+and costs accuracy on some machines but not others (the same digits model lost 5.3 points under an
+emulated Haswell and 0.3 on an AVX-512-VNNI host; benchmarks/export/int8_hosts.md). 7-bit weights
+cannot overflow there, and an accuracy measured on one host then holds on any.
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ def _reader(samples: np.ndarray) -> Any:
     return Batches()
 
 
-def quantize_int8(fp32_path: str | Path, int8_path: str | Path, calibration: np.ndarray) -> Path:
+def quantize_int8(
+    fp32_path: str | Path, int8_path: str | Path, calibration: np.ndarray, reduce_range: bool = True
+) -> Path:
     """Write the statically quantized (int8 QDQ) model of `fp32_path`, atomically."""
 
     def write(tmp: Path) -> None:
@@ -45,14 +53,14 @@ def quantize_int8(fp32_path: str | Path, int8_path: str | Path, calibration: np.
         level = root.level
         root.setLevel(logging.ERROR)
         try:
-            _quantize(Path(fp32_path), tmp, calibration)
+            _quantize(Path(fp32_path), tmp, calibration, reduce_range)
         finally:
             root.setLevel(level)
 
     return atomic_write(int8_path, write)
 
 
-def _quantize(fp32_path: Path, out: Path, calibration: np.ndarray) -> None:
+def _quantize(fp32_path: Path, out: Path, calibration: np.ndarray, reduce_range: bool) -> None:
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -67,4 +75,5 @@ def _quantize(fp32_path: Path, out: Path, calibration: np.ndarray) -> None:
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
+            reduce_range=reduce_range,
         )
