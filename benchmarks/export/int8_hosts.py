@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from hwnas.atomic import atomic_write_text
-from hwnas.export.arch_export import _ort_accuracy, export_arch
+from hwnas.export.arch_export import export_arch, ort_accuracy
 from hwnas.export.quantize import quantize_int8
 from hwnas.nets import get_dataset
 from hwnas.profiling.machine import cpu_model
@@ -47,7 +47,7 @@ def evaluate(checkpoint_path: Path, models: list[Path]) -> None:
     """Child mode: print one accuracy per model (run natively or under the emulator)."""
     val = _validation(checkpoint_path).val
     for model in models:
-        print(f"{model.name} {_ort_accuracy(model, val)!r}", flush=True)
+        print(f"{model.name} {ort_accuracy(model, val)!r}", flush=True)
 
 
 def _vnni() -> str:

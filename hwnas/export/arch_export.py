@@ -301,7 +301,7 @@ def _int8(
     }
     report["size_ratio"] = report["int8_bytes"] / report["fp32_bytes"]
     if real is not None:
-        fp32_acc, int8_acc = (_ort_accuracy(p, real) for p in (fp32_path, int8_path))
+        fp32_acc, int8_acc = (ort_accuracy(p, real) for p in (fp32_path, int8_path))
         report.update(
             fp32_accuracy=fp32_acc,
             int8_accuracy=int8_acc,
@@ -316,7 +316,8 @@ def _int8(
     return report
 
 
-def _ort_accuracy(path: Path, split: Split) -> float:
+def ort_accuracy(path: Path, split: Split) -> float:
+    """Top-1 accuracy (%) of an exported model run by ONNX Runtime: what the deployed file scores."""
     session = ort_session(path)
     logits = np.concatenate([run_ort(session, batch.numpy()) for batch in split.x.split(128)])
     return float(100.0 * (logits.argmax(1) == split.y.numpy()).mean())
