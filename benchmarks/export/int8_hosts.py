@@ -21,13 +21,13 @@ import pandas as pd
 import torch
 
 from hwnas.atomic import atomic_write_text
-from hwnas.export.arch_export import export_arch, ort_accuracy
+from hwnas.export.arch_export import TRAINED_CALIBRATION_SAMPLES, calibration_inputs, export_arch, ort_accuracy
 from hwnas.export.quantize import quantize_int8
 from hwnas.nets import get_dataset
 from hwnas.profiling.machine import cpu_model
 from hwnas.space.nb201 import NB201Space
 from hwnas.train.checkpoint import load_checkpoint
-from hwnas.train.data import load_train_data
+from hwnas.train.data import Split, validation_inputs
 from hwnas.train.trainer import TrainConfig, train
 
 HERE = Path(__file__).resolve().parent
@@ -37,15 +37,13 @@ DIGITS_ARCH = "|nor_conv_1x1~0|+|none~0|none~1|+|skip_connect~0|none~1|avg_pool_
 EMULATED_CPU = "Haswell"
 
 
-def _validation(checkpoint_path: Path):
-    checkpoint = load_checkpoint(checkpoint_path)
-    pre = checkpoint.preprocess
-    return load_train_data(pre["data"], get_dataset(DATASET), pre["val_fraction"], pre["split_seed"])
+def _validation(checkpoint_path: Path) -> Split:
+    return validation_inputs(load_checkpoint(checkpoint_path).preprocess, get_dataset(DATASET))
 
 
 def evaluate(checkpoint_path: Path, models: list[Path]) -> None:
     """Child mode: print one accuracy per model (run natively or under the emulator)."""
-    val = _validation(checkpoint_path).val
+    val = _validation(checkpoint_path)
     for model in models:
         print(f"{model.name} {ort_accuracy(model, val)!r}", flush=True)
 
@@ -66,7 +64,7 @@ def build(work: Path) -> list[Path]:
     checkpoint_path = work / "digits.pt"
     train(arch, "digits", checkpoint_path, DATASET, TrainConfig(epochs=3, seed=0))
     fp32 = export_arch(arch, DATASET, work / "digits", weights=checkpoint_path, measure_latency=False).onnx_path
-    calibration = _validation(checkpoint_path).train.x[:256].numpy()
+    calibration, _ = calibration_inputs(load_checkpoint(checkpoint_path), get_dataset(DATASET), seed=0)
     models = [fp32]
     for bits, reduce_range in ((8, False), (7, True)):
         models.append(quantize_int8(fp32, work / f"int8-{bits}bit.onnx", calibration, reduce_range=reduce_range))
@@ -94,13 +92,14 @@ def main() -> None:
         [{"host": host, "model": names[m], "accuracy": acc} for host, accs in hosts.items() for m, acc in accs.items()]
     )
     table.to_csv(HERE / "int8_hosts.csv", index=False, float_format="%.4f")
+    validation_images = len(_validation(args.work / "digits.pt").y)
     wide = table.pivot(index="model", columns="host", values="accuracy").loc[list(names.values())]
     lines = [
         "# int8 accuracy by x86 host",
         "",
         f"Written by `int8_hosts.py`. `{DIGITS_ARCH}` trained 3 epochs on scikit-learn digits (seed 0), "
-        "quantized by ONNX Runtime static QDQ (per-channel int8 weights, uint8 activations, 256 training "
-        f"images for calibration); accuracy (%) on {len(_validation(args.work / 'digits.pt').val.y)} "
+        "quantized by ONNX Runtime static QDQ (per-channel int8 weights, uint8 activations, "
+        f"{TRAINED_CALIBRATION_SAMPLES} training images for calibration); accuracy (%) on {validation_images} "
         "validation images. The emulated host has no VNNI, so ONNX Runtime's u8s8 kernels accumulate "
         "pairs of products in a saturating 16-bit register.",
         "",

@@ -35,7 +35,7 @@ from hwnas.nets import DatasetSpec, get_dataset
 from hwnas.space.nb201 import NB201Arch, format_arch
 from hwnas.tables.catalog import Catalog
 from hwnas.train.checkpoint import Checkpoint, load_checkpoint
-from hwnas.train.data import Split, validation_inputs
+from hwnas.train.data import Split, checkpoint_data, validation_inputs
 from hwnas.train.trainer import trained_network
 
 MODEL_NAME = "model.onnx"
@@ -43,6 +43,7 @@ INT8_NAME = "model.int8.onnx"
 MANIFEST_NAME = "manifest.json"
 REAL_VERIFY_SAMPLES = 64
 RANDOM_CALIBRATION_SAMPLES = 64
+TRAINED_CALIBRATION_SAMPLES = 256
 
 
 @dataclass(frozen=True)
@@ -275,21 +276,8 @@ def _int8(
     measure_latency: bool,
 ) -> dict[str, Any]:
     """Quantize, then compare size, accuracy (trained models) and latency with the fp32 model."""
-    if checkpoint is not None:
-        from hwnas.train.data import load_train_data
-
-        calibration = load_train_data(
-            checkpoint.preprocess["data"],
-            spec,
-            checkpoint.preprocess["val_fraction"],
-            checkpoint.preprocess["split_seed"],
-        ).train.x[:256]
-        calibration_source = f"{len(calibration)} training images of {checkpoint.preprocess['data']}"
-    else:
-        generator = torch.Generator().manual_seed(seed)
-        calibration = torch.randn(RANDOM_CALIBRATION_SAMPLES, *spec.input_shape, generator=generator)
-        calibration_source = f"{RANDOM_CALIBRATION_SAMPLES} random-normal inputs (seed {seed})"
-    quantize_int8(fp32_path, int8_path, calibration.numpy())
+    calibration, calibration_source = calibration_inputs(checkpoint, spec, seed)
+    quantize_int8(fp32_path, int8_path, calibration)
     int8_meta = replace(metadata, latency_ms=None, latency_backend=None)
     _rewrite_metadata(int8_path, int8_meta)
     report: dict[str, Any] = {
@@ -314,6 +302,17 @@ def _int8(
         int8_meta = replace(int8_meta, latency_ms=stats["median_ms"], latency_backend=backend_info)
         _rewrite_metadata(int8_path, int8_meta)
     return report
+
+
+def calibration_inputs(checkpoint: Checkpoint | None, spec: DatasetSpec, seed: int) -> tuple[np.ndarray, str]:
+    """What int8 activation ranges are fixed from, and a description: training images for a
+    trained model, random-normal inputs otherwise."""
+    if checkpoint is not None:
+        images = checkpoint_data(checkpoint.preprocess, spec).train.x[:TRAINED_CALIBRATION_SAMPLES]
+        return images.numpy(), f"{len(images)} training images of {checkpoint.preprocess['data']}"
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn(RANDOM_CALIBRATION_SAMPLES, *spec.input_shape, generator=generator)
+    return noise.numpy(), f"{RANDOM_CALIBRATION_SAMPLES} random-normal inputs (seed {seed})"
 
 
 def ort_accuracy(path: Path, split: Split) -> float:

@@ -117,11 +117,15 @@ def load_train_data(source: str | Path, spec: DatasetSpec, val_fraction: float =
     return TrainData(name, train, val, num_classes, settings)
 
 
-def validation_inputs(preprocess_settings: dict[str, Any], spec: DatasetSpec) -> Split:
-    """The validation split a checkpoint was trained against, prepared as it was (re-derived
-    from the data source, split seed and fraction recorded in the checkpoint)."""
+def checkpoint_data(preprocess_settings: dict[str, Any], spec: DatasetSpec) -> TrainData:
+    """The splits a checkpoint was trained on, prepared as they were (re-derived from the data
+    source, split seed and fraction recorded in the checkpoint)."""
     source = preprocess_settings["data"]
     if source != DIGITS and not Path(source).is_file():
         raise BadInputError(f"training data {source} is not here; pass it again to check the model on it")
-    data = load_train_data(source, spec, preprocess_settings["val_fraction"], preprocess_settings["split_seed"])
-    return data.val
+    return load_train_data(source, spec, preprocess_settings["val_fraction"], preprocess_settings["split_seed"])
+
+
+def validation_inputs(preprocess_settings: dict[str, Any], spec: DatasetSpec) -> Split:
+    """The validation split a checkpoint was trained against."""
+    return checkpoint_data(preprocess_settings, spec).val
