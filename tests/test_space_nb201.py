@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from hwnas.errors import ArchParseError, HwnasError
 from hwnas.space import NB201Arch, NB201Space, parse_arch
-from hwnas.space.nb201 import OPS
+from hwnas.space.nb201 import EDGES, OPS
 
 SPACE = NB201Space()
 EXAMPLE = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
@@ -124,8 +124,8 @@ def test_canonical_partition_matches_hw_nas_bench_360(catalog):
 def test_encoding_and_soft_encoding_agree():
     arch = parse_arch(EXAMPLE)
     enc = SPACE.encode(arch)
-    assert enc.features.shape == (8, 7) and enc.adjacency.shape == (8, 8)
-    assert enc.features.sum() == 8
+    assert enc.features.shape == (8, 8) and enc.adjacency.shape == (8, 8)
+    assert enc.features[:, :7].sum() == 8 and enc.features[1:7, 7].tolist() == [1, 1, 1, 1, 1, 1]
     onehot = torch.eye(len(OPS))[list(arch.op_indices)].unsqueeze(0)
     feats, adj = SPACE.soft_encode(onehot)
     assert np.array_equal(feats[0].numpy(), enc.features)
@@ -133,6 +133,33 @@ def test_encoding_and_soft_encoding_agree():
     # input feeds the three edges out of node 0; the three edges into node 3 feed the output
     assert enc.adjacency[0].sum() == 3 and enc.adjacency[:, 7].sum() == 3
     assert np.all(np.triu(enc.adjacency, 1) == enc.adjacency)
+
+
+def test_live_flag_marks_exactly_the_edges_on_an_input_to_output_path():
+    # Independent oracle: graph reachability over the edges whose op is not `none`.
+    for arch in SPACE.enumerate():
+        kept = [edge for edge, op in zip(EDGES, arch.ops, strict=True) if op != "none"]
+
+        def path(a: int, b: int, kept: list = kept) -> bool:
+            return a == b or any(src == a and path(dst, b) for src, dst in kept)
+
+        live = SPACE.encode(arch).features[1:7, 7]
+        expected = [
+            op != "none" and path(0, src) and path(dst, 3) for (src, dst), op in zip(EDGES, arch.ops, strict=True)
+        ]
+        assert live.tolist() == expected, str(arch)
+
+
+def test_soft_live_flag_is_differentiable_and_exact_on_one_hot_inputs():
+    rng = np.random.default_rng(0)
+    archs = SPACE.sample_distinct(rng, 200)
+    onehot = torch.eye(len(OPS))[[list(a.op_indices) for a in archs]]
+    feats, _ = SPACE.soft_encode(onehot)
+    assert np.array_equal(feats.numpy(), np.stack([SPACE.encode(a).features for a in archs]))
+    logits = torch.zeros(1, 6, len(OPS), requires_grad=True)
+    feats, _ = SPACE.soft_encode(torch.softmax(logits, -1))
+    feats[..., 7].sum().backward()
+    assert logits.grad is not None and logits.grad[..., 0].abs().min() > 0  # `none` lowers liveness
 
 
 def test_choices_round_trip():

@@ -25,7 +25,8 @@ from hwnas.errors import BadInputError, DataError
 from hwnas.proxy.gcn import ProxyNet
 from hwnas.space.base import SearchSpace
 
-STATE_VERSION = 1
+# 2: NB201 encodings gained the `live` feature, so version-1 weights expect fewer inputs.
+STATE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -330,7 +331,7 @@ class Proxy:
         if state.get("version") != STATE_VERSION or state.get("space") != space.name:
             raise DataError(
                 f"proxy state is version {state.get('version')} for space {state.get('space')!r}; "
-                f"expected version {STATE_VERSION} for {space.name!r}"
+                f"expected version {STATE_VERSION} for {space.name!r}; refit it with this hwnas"
             )
         proxy = cls(space, ProxyConfig.from_dict(state["config"]), seed=int(state["seed"]))
         proxy.accuracy_scale = ACCURACY_TRANSFORMS[proxy.config.accuracy_transform](

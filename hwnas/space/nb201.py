@@ -20,7 +20,9 @@ EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2
 N_CELL_NODES = 4
 # Ops-on-nodes graph: node 0 is the cell input, nodes 1..6 the edge ops, node 7 the output.
 N_GRAPH_NODES = len(EDGES) + 2
-FEATURE_NAMES: tuple[str, ...] = ("input", "output", *OPS)
+# `live`: the op is on a path from the input to the output that no `none` cuts, so it shapes
+# the cell's function (see `live_edges`); dead ops still cost latency where a board runs them.
+FEATURE_NAMES: tuple[str, ...] = ("input", "output", *OPS, "live")
 _OP_INDEX = {op: i for i, op in enumerate(OPS)}
 
 
@@ -147,6 +149,21 @@ def _canonical_map() -> dict[NB201Arch, NB201Arch]:
     return {arch: best[key] for arch, key in keys.items()}
 
 
+def live_edges(active: Sequence) -> list:
+    """Per edge, whether it is live, from whether each edge's op is not `none`.
+
+    Works on 0/1 values and on probabilities (then each node's "nonzero" and "reaches the
+    output" are independent-OR combinations, so the soft encoding stays differentiable and
+    equals the discrete one on one-hot inputs). Edge order as in `EDGES`.
+    """
+    e01, e02, e12, _, e13, e23 = (active[k] for k in range(len(EDGES)))  # 0->3 needs no other edge
+    nonzero = {0: 1.0, 1: e01}
+    nonzero[2] = 1 - (1 - e02) * (1 - e12 * nonzero[1])
+    reaches = {3: 1.0, 2: e23}
+    reaches[1] = 1 - (1 - e13) * (1 - e12 * reaches[2])
+    return [active[k] * nonzero[src] * reaches[dst] for k, (src, dst) in enumerate(EDGES)]
+
+
 def _build_adjacency() -> np.ndarray:
     adj = np.zeros((N_GRAPH_NODES, N_GRAPH_NODES), dtype=np.float32)
     out = N_GRAPH_NODES - 1
@@ -165,7 +182,12 @@ ADJACENCY = _build_adjacency()
 
 
 class NB201Space(SearchSpace):
-    """NAS-Bench-201 with the ops-on-nodes graph encoding of the OptiProxy paper (A.8)."""
+    """NAS-Bench-201 with the ops-on-nodes graph encoding of the OptiProxy paper (A.8).
+
+    Beyond the paper, each op node also carries its `live` flag: one-hot ops alone make a cell
+    whose conv sits behind a `none` look like a conv cell, and the proxy has to learn from data
+    that it is not (benchmarks/results/tuning/README.md measures what the flag changes).
+    """
 
     name = "nb201"
     relaxation = Relaxation(op_nodes=len(EDGES), op_names=OPS)
@@ -209,6 +231,7 @@ class NB201Space(SearchSpace):
         features[-1, 1] = 1
         for k, i in enumerate(arch.op_indices):
             features[k + 1, 2 + i] = 1
+        features[1:-1, -1] = live_edges([float(op != "none") for op in arch.ops])
         return GraphEncoding(features=features, adjacency=ADJACENCY.copy())
 
     def choices(self, arch: NB201Arch) -> tuple[np.ndarray, None]:
@@ -225,7 +248,8 @@ class NB201Space(SearchSpace):
         first, last = io.clone(), io.clone()
         first[:, 0, 0] = 1
         last[:, 0, 1] = 1
-        middle = torch.cat([torch.zeros(batch, len(EDGES), 2, dtype=op_probs.dtype), op_probs], dim=2)
+        live = torch.stack(live_edges((1 - op_probs[..., 0]).unbind(-1)), dim=-1)
+        middle = torch.cat([torch.zeros(batch, len(EDGES), 2, dtype=op_probs.dtype), op_probs, live[..., None]], dim=2)
         features = torch.cat([first, middle, last], dim=1)
         adjacency = torch.as_tensor(ADJACENCY, dtype=op_probs.dtype).expand(batch, -1, -1)
         return features, adjacency
