@@ -156,7 +156,7 @@ def live_edges(active: Sequence) -> list:
     output" are independent-OR combinations, so the soft encoding stays differentiable and
     equals the discrete one on one-hot inputs). Edge order as in `EDGES`.
     """
-    e01, e02, e12, _, e13, e23 = (active[k] for k in range(len(EDGES)))  # 0->3 needs no other edge
+    e01, e02, e12, _, e13, e23 = active  # 0->3 needs no other edge
     nonzero = {0: 1.0, 1: e01}
     nonzero[2] = 1 - (1 - e02) * (1 - e12 * nonzero[1])
     reaches = {3: 1.0, 2: e23}
