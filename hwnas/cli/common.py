@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -17,8 +18,13 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+# Set to see the traceback of an unexpected error instead of its one-line report (tests set it).
+DEBUG_ENV = "HWNAS_DEBUG"
+
+
 class HwnasGroup(click.Group):
-    """Turns project errors into one line on stderr and the error's exit code."""
+    """Turns every error into one line on stderr and an exit code: 2 for bad usage or input
+    (project errors say which), 1 for a failure, 130 for Ctrl-C."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -26,9 +32,32 @@ class HwnasGroup(click.Group):
         except HwnasError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except click.exceptions.Exit:
+            raise
+        except click.UsageError as exc:
+            # click prints usage + hint + message on three lines; one line is the contract.
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
+            ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted: what was finished is saved; rerun the same command to continue", err=True)
             ctx.exit(130)
+        except OSError as exc:
+            if exc.strerror is None:
+                raise
+            where = f" {exc.filename}" if exc.filename else ""
+            click.echo(f"error:{where}: {exc.strerror}; check the path, its permissions and free space", err=True)
+            ctx.exit(2)
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            message = " ".join(str(exc).split())
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {message}; this is a bug in hwnas, "
+                f"rerun with {DEBUG_ENV}=1 for the traceback and report it",
+                err=True,
+            )
+            ctx.exit(1)
 
 
 def data_dir_option(func: Callable) -> Callable:
