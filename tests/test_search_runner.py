@@ -139,7 +139,7 @@ def test_a_different_config_names_the_differing_key(tmp_path):
         run_search(fake_problem(), "rea", seed=0, queries=20, out_dir=tmp_path / "other")
 
 
-def test_replay_that_diverges_from_the_log_is_an_error(tmp_path):
+def test_replay_that_diverges_continues_from_history_keeping_every_logged_line(tmp_path):
     out = tmp_path / "r"
     with pytest.raises(KeyboardInterrupt):
         run_search(fake_problem(fail_after=10), "rea", seed=4, queries=30, out_dir=out)
@@ -148,8 +148,14 @@ def test_replay_that_diverges_from_the_log_is_an_error(tmp_path):
     first["arch_str"] = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
     lines[5] = json.dumps(first) + "\n"
     (out / "trials.jsonl").write_text("".join(lines))
-    with pytest.raises(RunError, match=r"trial 5 is .* in the log but the searcher now proposes"):
-        run_search(fake_problem(), "rea", seed=4, queries=30, out_dir=out)
+    logged = "".join(lines).encode()
+    result = run_search(fake_problem(), "rea", seed=4, queries=30, out_dir=out)
+    assert (out / "trials.jsonl").read_bytes().startswith(logged)
+    assert result.continued["trial"] == 5 and "in the log but the searcher now proposes" in result.continued["reason"]
+    assert "same library versions and machine" in result.continued["cause"]
+    assert sum(t.counted for t in result.trials) == 30
+    assert len({t.arch_str for t in result.trials}) == len(result.trials)
+    assert json.loads((out / "summary.json").read_text())["continued_from_history"]["trial"] == 5
 
 
 @pytest.mark.parametrize("name", BASELINES)

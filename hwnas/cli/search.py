@@ -63,6 +63,14 @@ def progress_bar(quiet: bool, transient: bool = False) -> Progress:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Run directory.")
 @click.option("--repair", is_flag=True, help="Move a torn last line of the trial log aside and continue.")
 @click.option(
+    "--warm-start",
+    "warm_start",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Start from the trials of an earlier run on the same problem (repeatable); none is queried again.",
+)
+@click.option(
     "--export",
     "export_dir",
     type=click.Path(file_okay=False),
@@ -83,19 +91,26 @@ def search(
     latency_first: bool,
     out_dir: str | None,
     repair: bool,
+    warm_start: tuple[str, ...],
     export_dir: str | None,
     data_dir: str | None,
     as_json: bool,
 ) -> None:
     """Search the most accurate architecture within --budget-ms on --device.
 
-    Interrupt at any time and rerun the same command to continue from the run's trial log.
+    Interrupt at any time and rerun the same command to continue from the run's trial log; rerun
+    with a larger --queries and the same --out to extend a finished run.
     """
     hyperparameters = parse_params(searcher, params)
     problem = build_problem(DeviceRegistry().get(device), dataset, budget_ms, Catalog(data_dir), accuracy=accuracy)
     for warning in problem.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {warning}")
-    variant = {"params": hyperparameters, "accuracy": accuracy, "latency_first": latency_first}
+    # A run on an estimate (no accuracy table here) is another run than one on the table: its own
+    # directory, so installing the data later does not collide with it.
+    searched = accuracy or (problem.accuracy.name if problem.accuracy.is_estimate else None)
+    variant = {"params": hyperparameters, "accuracy": searched, "latency_first": latency_first}
+    if warm_start:
+        variant["warm_start"] = list(warm_start)
     out = Path(out_dir) if out_dir else default_out_dir(device, dataset, budget_ms, searcher, queries, seed, variant)
     progress = progress_bar(quiet=as_json, transient=True)
     task = progress.add_task("starting", total=queries)
@@ -122,10 +137,13 @@ def search(
                 latency_first=latency_first,
                 repair=repair,
                 on_trial=show,
+                warm_start=[Path(d) for d in warm_start],
             )
     except KeyboardInterrupt:
         err_console.print(f"interrupted: trials so far are in {out}; rerun the same command to continue")
         raise SystemExit(130) from None
+    if result.continued is not None:
+        err_console.print(f"[yellow]note:[/yellow] {continued_line(result.continued)}")
     exported = export_best(problem, result.summary, out, export_dir, data_dir) if export_dir else None
     if as_json:
         export_json = {"export": exported.manifest | {"onnx": str(exported.onnx_path)}} if exported else {}
@@ -134,6 +152,14 @@ def search(
     print_summary(result.summary, out)
     if exported:
         report_export(exported, as_json=False)
+
+
+def continued_line(continued: dict[str, Any]) -> str:
+    """One line on a resume that could not replay the log exactly."""
+    return (
+        f"continued from history at trial {continued['trial']}: {continued['reason']}; {continued['cause']}. "
+        "Every logged trial was kept and none was evaluated again."
+    )
 
 
 def export_best(
@@ -173,6 +199,11 @@ def print_summary(summary: dict[str, Any], out_dir: Path) -> None:
     table.add_row("status", f"{summary['status']}: {summary['queries_used']} of {summary['queries']} queries")
     if summary.get("latency_checks"):
         table.add_row("latency-only checks", str(summary["latency_checks"]))
+    if summary.get("warm_start"):
+        warm = summary["warm_start"]
+        table.add_row("warm start", f"{warm['trials']} trials from {', '.join(warm['runs'])} (not counted)")
+    if summary.get("continued_from_history"):
+        table.add_row("resumed", continued_line(summary["continued_from_history"]))
     best = summary.get("best")
     if best is None:
         table.add_row("best feasible", "none found within the budget")

@@ -4,6 +4,14 @@ A run's trial log is the single source of truth: the runner asks a searcher for 
 evaluates them on the problem, appends trials to the log and tells the searcher. Resuming
 replays the log through a fresh searcher with the same seed, so searchers must be
 deterministic given (seed, hyperparameters, the trials told so far).
+
+Continuing from history (Optuna's `add_trial`): `tell` also takes trials the searcher never
+proposed, any number of them, before the first ask or between asks (a warm start from other
+runs, the rest of a log a resume could not replay). A searcher continues from them: it never
+proposes an architecture it was told, it uses them as it uses its own trials (the proxy or
+surrogate is fitted on them, the population is built from them, local search moves from the
+best of them), and a proposal it made but was never told may be forgotten. Every registered
+searcher is tested against this contract.
 """
 
 from __future__ import annotations
@@ -86,6 +94,7 @@ class Searcher(ABC):
         """Up to `n` new proposals (never an arch string already proposed)."""
 
     def tell(self, trials: list[Trial]) -> None:
+        """Record evaluated trials: its own proposals or any others (see the module docstring)."""
         self.trials.extend(trials)
         self.queried.update(t.arch_str for t in trials)
 

@@ -109,7 +109,8 @@ class RegularizedEvolution(_OneAtATime):
 class LocalSearch(_OneAtATime):
     """Best-improvement local search with random restarts (White et al. 2021; NASLib's variant).
 
-    `initial` random architectures, then from the best one: query its whole one-edge
+    `initial` random architectures (fewer, or none, after a told history), then from the best
+    one: query its whole one-edge
     neighbourhood (in random order), move to the best neighbour when it beats the current
     architecture, otherwise restart from a fresh random architecture.
     """
@@ -134,10 +135,12 @@ class LocalSearch(_OneAtATime):
     def ask(self, n: int) -> list[Proposal]:
         if n < 1 or self._exhausted():
             return []
-        if self.steps < self.initial:
+        if max(self.steps, len(self.trials)) < self.initial:  # a told history counts as initial trials
             return self._propose(self._random_fresh())
         if self.restart_arch is not None:
-            raise RuntimeError("local search asked again before its restart architecture was told")
+            # The restart proposal was never told (a resume that continued from history instead):
+            # start again from the best trial known.
+            self.restart_arch, self.current = None, None
         if self.current is None:
             best = best_trial(self.trials, self.context.budget_ms)
             if best is None:  # every initial proposal is still untold: cannot happen under the runner

@@ -151,7 +151,10 @@ class OptiProxySearcher(Searcher):
         if n <= 0:
             return []
         if self._batch_step < 0:
-            self._batch, self._batch_step = self._initial_set(), 0
+            # A history told before the first ask (warm start, resume from history) replaces the
+            # random initial set once it is as large: the proxy is fitted on it at once.
+            enough = len(self.trials) >= self.settings.num_sample_init
+            self._batch, self._batch_step = ([] if enough else self._initial_set()), 0
         pending = [a for a in self._batch if self.space.format(a) not in self.queried]
         if not pending:
             step = self._next_step()
