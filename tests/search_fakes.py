@@ -56,3 +56,16 @@ def fake_problem(budget_ms: float = 8.0, fail_after: int | None = None, delay_s:
         dataset="cifar10",
         device_name="fake",
     )
+
+
+# OptiProxy settings small enough for a 30-query run on the fake problem in seconds.
+OPTIPROXY_FAST = {
+    "gcn_hidden": 32,
+    "linear_size": 32,
+    "batch_size": 0,
+    "lr": 3e-3,
+    "model_epochs": 30,
+    "search_epochs": 40,
+    "num_sample_init": 10,
+    "num_sample": 5,
+}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from search_fakes import SPACE, fake_problem
+from search_fakes import OPTIPROXY_FAST, SPACE, fake_problem
 
 from hwnas.bench.suite import prefix
 from hwnas.errors import BadInputError
@@ -13,16 +13,7 @@ from hwnas.search.runner import run_search
 from hwnas.search.trial_log import read_trials
 
 # Small and quick: the tests pin behaviour, not search quality.
-FAST = {
-    "gcn_hidden": 32,
-    "linear_size": 32,
-    "batch_size": 0,
-    "lr": 3e-3,
-    "model_epochs": 30,
-    "search_epochs": 40,
-    "num_sample_init": 10,
-    "num_sample": 5,
-}
+FAST = OPTIPROXY_FAST
 
 
 def keys(trials):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from search_fakes import SPACE, fake_problem
+from search_fakes import OPTIPROXY_FAST, SPACE, fake_problem
 
 from hwnas.errors import RunError
 from hwnas.search.base import SearchContext
@@ -16,16 +16,7 @@ from hwnas.search.trial_log import read_trials
 
 # Small settings so every searcher's run takes seconds on the fake problem.
 FAST: dict[str, dict] = {
-    "optiproxy": {
-        "gcn_hidden": 32,
-        "linear_size": 32,
-        "batch_size": 0,
-        "lr": 3e-3,
-        "model_epochs": 30,
-        "search_epochs": 40,
-        "num_sample_init": 10,
-        "num_sample": 5,
-    },
+    "optiproxy": OPTIPROXY_FAST,
     "proxybo": {"n_candidates": 120, "n_trees": 5, "k_folds": 3},
 }
 
