@@ -149,6 +149,8 @@ def run(
     as_json: bool,
 ) -> None:
     """Measure architectures on --device; rerun the same command to continue an interrupted run."""
+    if limit is not None and limit < 1:
+        raise BadInputError(f"--limit must be >= 1 (architectures to measure now), got {limit}")
     dev = DeviceRegistry().get(device)
     if cpus is not None:
         pin_cpus(cpus)

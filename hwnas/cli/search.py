@@ -144,14 +144,53 @@ def search(
         raise SystemExit(130) from None
     if result.continued is not None:
         err_console.print(f"[yellow]note:[/yellow] {continued_line(result.continued)}")
-    exported = export_best(problem, result.summary, out, export_dir, data_dir) if export_dir else None
+    degenerate = degenerate_result(problem, result.summary, result.trials)
+    warnings = [*problem.warnings, *([degenerate] if degenerate else [])]
+    exported = None
+    if export_dir and not degenerate:
+        exported = export_best(problem, result.summary, out, export_dir, data_dir)
     if as_json:
         export_json = {"export": exported.manifest | {"onnx": str(exported.onnx_path)}} if exported else {}
-        print_json({"out_dir": str(out), "warnings": problem.warnings, **result.summary, **export_json})
-        return
-    print_summary(result.summary, out)
-    if exported:
-        report_export(exported, as_json=False)
+        print_json({"out_dir": str(out), "warnings": warnings, **result.summary, **export_json})
+    else:
+        print_summary(result.summary, out)
+        if exported:
+            report_export(exported, as_json=False)
+    if degenerate:
+        click.echo(f"error: {degenerate}", err=True)
+        raise SystemExit(1)
+
+
+# Accuracy of a network that ignores its input (all-`none` paths), per dataset.
+CHANCE_ACCURACY = {"cifar10": 10.0, "cifar100": 1.0, "ImageNet16-120": 100.0 / 120}
+
+
+def degenerate_result(problem: SearchProblem, summary: dict[str, Any], trials: list[Trial]) -> str | None:
+    """Why a finished search has no result worth shipping (nothing feasible, chance level), or None."""
+    budget = problem.budget_ms
+    measured = [t for t in trials if t.latency_ms is not None]
+    best = summary.get("best")
+    if best is None:
+        if not measured:
+            return f"the search evaluated nothing within {budget:g} ms"
+        fastest = min(measured, key=lambda t: t.latency_ms)
+        return (
+            f"no architecture within {budget:g} ms among {len(measured)} evaluated on {problem.device_name}; the "
+            f"fastest was {fastest.latency_ms:.4g} ms ({fastest.arch_str}): raise --budget-ms or use a faster device"
+        )
+    chance = CHANCE_ACCURACY.get(problem.dataset)
+    if problem.accuracy.is_estimate or chance is None or best["accuracy"] > chance + 1.0:
+        return None
+    truth = problem.ground_truth()
+    hint = ""
+    if truth is not None:
+        useful = truth.accuracy > chance + 1.0
+        if useful.any():
+            hint = f"; the fastest architecture above chance needs {float(truth.latency_ms[useful].min()):.4g} ms"
+    return (
+        f"the best architecture within {budget:g} ms is at chance level ({best['accuracy']:.2f} %, chance "
+        f"{chance:.3g} %): only networks that ignore their input meet this budget on {problem.device_name}{hint}"
+    )
 
 
 def continued_line(continued: dict[str, Any]) -> str:
@@ -232,6 +271,16 @@ def print_summary(summary: dict[str, Any], out_dir: Path) -> None:
         table.add_row(
             "regret", f"{fmt(summary['regret'], 3)} points" + (f" (hit at query {reached})" if reached else "")
         )
+    provenance = summary.get("latency_provenance")
+    if provenance and provenance.get("measured_here") is not None and "from_cache" in provenance:
+        table.add_row(
+            "latencies",
+            f"{provenance['looked_up_in_table']} looked up in {provenance['table'] or 'no table'}, "
+            f"{provenance['from_cache']} from this machine's cache, {provenance['measured_here']} measured now "
+            f"on {provenance['machine']}",
+        )
+    elif provenance:
+        table.add_row("latencies", f"looked up in {provenance['source']} (measured on {problem['device']})")
     per_query = summary.get("searcher_time_per_query_s")
     table.add_row("searcher time", f"{fmt(summary['searcher_time_s'], 2)} s ({fmt(per_query, 4)} s per query)")
     table.add_row("run directory", str(out_dir))

@@ -94,9 +94,13 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
     if not path.is_file():
         raise BadInputError(f"ONNX file {path} not found")
     try:
-        return onnx.load(str(path))
-    except Exception as exc:  # DecodeError, OSError, ... for a file that is not ONNX
-        raise BadInputError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0]}") from None
+        proto = onnx.load(str(path))
+        # Protobuf parses many non-ONNX files into an empty model without complaint.
+        onnx.checker.check_model(proto)
+        return proto
+    except Exception as exc:  # DecodeError, ValidationError, OSError, ... for a file that is not ONNX
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BadInputError(f"{path} is not a readable ONNX model: {message}") from None
 
 
 def read_metadata(model: str | Path | onnx.ModelProto) -> ExportMetadata:

@@ -56,6 +56,7 @@ def compile_model(
 
     if trials < 0:
         raise BadInputError(f"--trials must be >= 0, got {trials}")
+    make_target(target, threads)  # a bad target is a one-line error before any work
     started = time.perf_counter()
     out = Path(out_dir)
     proto = static_batch(load_onnx(onnx_path))

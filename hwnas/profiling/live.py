@@ -22,6 +22,7 @@ from hwnas.nets import get_dataset
 from hwnas.paths import cache_dir as user_cache_dir
 from hwnas.paths import latency_tables_dirs
 from hwnas.profiling.backends import Backend, Worker
+from hwnas.profiling.machine import cpu_model
 from hwnas.profiling.models import ArchModel
 from hwnas.profiling.profile import device_backend, table_meta
 from hwnas.profiling.protocol import MeasureProtocol
@@ -67,6 +68,7 @@ class LiveLatency:
         if self.cache_path.exists():
             self.cache_values = load_table(self.cache_path).series(METRIC).to_dict()
         self.measured_now = 0
+        self.served = {"table": 0, "cache": 0, "measured": 0}
         self._worker: Worker | None = None
 
     def _load_measured_table(self, dirs: list[Path]) -> None:
@@ -104,11 +106,26 @@ class LiveLatency:
         return None
 
     def latency_ms(self, arch: Hashable) -> float:
-        found = self.lookup(arch)
-        if found is not None:
-            return found
-        _, rep = self._strings(arch)
+        key, rep = self._strings(arch)
+        for counter, values in (("table", self.table_values), ("cache", self.cache_values)):
+            for s in (key, rep):
+                if s in values:
+                    self.served[counter] += 1
+                    return values[s]
+        self.served["measured"] += 1
         return self._measure(rep)
+
+    def provenance(self) -> dict[str, Any]:
+        """Where this process's latencies came from, and on which machine they were measured."""
+        return {
+            "source": self.name,
+            "table": str(self.table_path) if self.table_path else None,
+            "looked_up_in_table": self.served["table"],
+            "from_cache": self.served["cache"],
+            "cache": str(self.cache_path),
+            "measured_here": self.served["measured"],
+            "machine": cpu_model(),
+        }
 
     def known_values(self) -> Mapping[str, float]:
         """Every architecture whose latency is stored (members through their representative)."""

@@ -48,8 +48,10 @@ class MeasureProtocol:
     def __post_init__(self) -> None:
         if self.min_repeats < 3 or self.max_repeats < self.min_repeats or self.block < 1:
             raise ValueError("need 3 <= min_repeats <= max_repeats and block >= 1")
-        if self.time_cap_s <= 0 or self.target_median_rse <= 0:
-            raise ValueError("time_cap_s and target_median_rse must be positive")
+        if not (0 < self.time_cap_s < math.inf and 0 < self.target_median_rse < math.inf):
+            raise ValueError(
+                f"time cap ({self.time_cap_s} s) and target RSE ({self.target_median_rse}) must be positive and finite"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -111,6 +111,9 @@ class TableLatency(TableMetric):
             raise DataError(f"latency table {self.name} has no value for {key} nor for its representative")
         return value
 
+    def provenance(self) -> dict[str, Any]:
+        return {"source": self.name, "looked_up_in_table": True, "measured_here": 0, "machine": "the table's device"}
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -275,9 +278,16 @@ def table_metric_spec(spec: str, catalog: Catalog) -> tuple[ArchTable, str]:
     if not sep or not table_id or not metric:
         raise BadInputError(f"accuracy source {spec!r} must be table:metric, e.g. nb201:c10valid_val_200")
     table = catalog.get(table_id)
+    accuracies = [m for m, info in table.metrics.items() if info.kind == "accuracy"]
+    listed = ", ".join(accuracies) or "none (pick another table)"
     if metric not in table.metrics:
-        accuracies = [m for m, info in table.metrics.items() if info.kind == "accuracy"]
-        raise BadInputError(f"table {table_id} has no metric {metric!r}; accuracy metrics: {', '.join(accuracies)}")
+        raise BadInputError(f"table {table_id} has no metric {metric!r}; accuracy metrics: {listed}")
+    info = table.metrics[metric]
+    if info.kind != "accuracy":
+        # A latency, energy or cost column searched as if it were accuracy would pick the slowest network.
+        raise BadInputError(
+            f"{spec} holds {info.kind} ({info.unit}), not accuracy; accuracy metrics of {table_id}: {listed}"
+        )
     return table, metric
 
 
@@ -356,6 +366,20 @@ def build_problem(
             continue  # default reports are optional; asked-for ones must exist
         table, metric = table_metric_spec(spec, catalog)
         report_sources[key] = TableAccuracy(table, metric, space)
+    # What the latency source found out while opening (e.g. a committed table measured on
+    # another machine, so everything is measured here) is the user's to know.
+    warnings += [str(w) for w in getattr(latency, "warnings", [])]
+    if (
+        accuracy is None
+        and default_present
+        and dataset in DEFAULT_REPORTS
+        and DEFAULT_REPORTS[dataset].get("test_accuracy") == DEFAULT_ACCURACY[dataset]
+    ):
+        warnings.append(
+            f"{dataset} has no validation accuracy in the benchmark tables: the search target "
+            f"{DEFAULT_ACCURACY[dataset]} is the test accuracy, so the reported test accuracy is the searched "
+            "value itself, not a held-out check"
+        )
     warnings += check_budget(float(budget_ms), latency, device.name, space)
     return SearchProblem(
         space=space,

@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -113,12 +114,15 @@ def _coerce(key: str, text: str, default: Any) -> Any:
         if isinstance(default, int):
             return int(text)
         if isinstance(default, float):
-            return float(text)
+            number = float(text)
+            if not math.isfinite(number):
+                raise ValueError(text)
+            return number
         if isinstance(default, str):
             return text
         return json.loads(text)
     except (ValueError, json.JSONDecodeError):
-        kind = type(default).__name__ if default is not None else "JSON"
+        kind = f"a finite {type(default).__name__}" if default is not None else "JSON"
         raise BadInputError(f"--param {key}={text}: expected {kind} like the default {default!r}") from None
 
 

@@ -152,6 +152,14 @@ def read_config(out_dir: Path) -> dict[str, Any]:
     config = _read_json(path)
     if config.get("format") != RUN_FORMAT:
         raise RunError(f"{path} is not an hwnas run config (format {config.get('format')!r})")
+    missing = [k for k in ("problem", "searcher", "seed", "queries") if k not in config]
+    problem = config.get("problem")
+    if isinstance(problem, dict):
+        missing += [f"problem.{k}" for k in ("space", "device", "dataset", "budget_ms") if k not in problem]
+    elif "problem" not in missing:
+        missing.append("problem")
+    if missing:
+        raise RunError(f"{path} lacks {', '.join(missing)}; restore it from the run's original or start a new run")
     return config
 
 
@@ -354,6 +362,9 @@ class _Loop:
             if len(self.trials) >= len(self.logged):
                 summary = summarize(self.config, self.trials, status, self.problem)
                 summary["continued_from_history"] = self.continued
+                provenance = getattr(self.problem.latency, "provenance", None)
+                if callable(provenance):
+                    summary["latency_provenance"] = provenance()
                 if self.history:
                     summary["warm_start"] = {"runs": self.config.get("warm_start", []), "trials": len(self.history)}
                 atomic_write_json(self.out_dir / SUMMARY_NAME, summary)
@@ -503,6 +514,8 @@ def load_run(out_dir: str | Path, problem: SearchProblem | None = None) -> tuple
     config = read_config(out_dir)
     trials = read_trials(out_dir / LOG_NAME)
     stored = read_summary(out_dir)
-    if stored is not None and stored.get("trials") == len(trials):
+    fresh = summarize(config, trials, "incomplete", problem)
+    # A summary missing fields (edited, or written by an older version) is recomputed from the log.
+    if stored is not None and stored.get("trials") == len(trials) and set(fresh) <= set(stored):
         return config, trials, stored
-    return config, trials, summarize(config, trials, "incomplete", problem)
+    return config, trials, fresh

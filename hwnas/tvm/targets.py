@@ -69,7 +69,7 @@ def make_target(target: str | dict[str, Any], threads: int | None = None) -> Any
     spec = target_spec(target, threads)
     try:
         return tvm.target.Target(spec)
-    except (ValueError, tvm.error.TVMError) as exc:
+    except (ValueError, TypeError, RuntimeError) as exc:  # TVM 0.27 has no tvm.error.TVMError
         raise BadInputError(f"TVM rejects target {json.dumps(spec)}: {str(exc).splitlines()[0]}") from None
 
 

@@ -70,6 +70,8 @@ class Backend(ABC):
                 f"backend {self.name} has no option(s) {', '.join(unknown)}; "
                 f"it takes {', '.join(sorted(self.default_options))}"
             )
+        for key, value in options.items():
+            _check_option_type(self.name, key, value, self.default_options[key])
         self.device_name = device_name
         self.options = {**self.default_options, **options}
 
@@ -115,3 +117,17 @@ class Backend(ABC):
             "cpu_model": info.cpu_model,
             "options": info.options,
         }
+
+
+def _check_option_type(backend: str, key: str, value: Any, default: Any) -> None:
+    """A numeric or boolean option must be of its default's type (an int for a float is fine);
+    text options may also take a table (TVM targets in dict form)."""
+    if not isinstance(default, bool | int | float):
+        return
+    expected: tuple[type, ...] = (float, int) if isinstance(default, float) else (type(default),)
+    wrong = not isinstance(value, expected) or (isinstance(value, bool) and not isinstance(default, bool))
+    if wrong:
+        raise DeviceError(
+            f"backend {backend} option {key} must be {type(default).__name__} like its default {default!r}, "
+            f"got {value!r}"
+        )

@@ -93,7 +93,8 @@ class TvmRpcBackend(Backend):
         except (OSError, RuntimeError) as exc:
             raise DeviceError(
                 f"no TVM RPC tracker at {self.host}:{self.port} ({exc}); start one with "
-                f"`python -m tvm.exec.rpc_tracker --host 0.0.0.0 --port {self.port}`"
+                f"`python -m tvm.exec.rpc_tracker --host 127.0.0.1 --port {self.port}` (loopback; boards reach it "
+                "through SSH tunnels, profiling/README.md: TVM RPC has no authentication)"
             ) from None
 
     def free_boards(self) -> int:
