@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from hwnas.cli import main
 from hwnas.devices.registry import parse_device
-from hwnas.errors import BadInputError
+from hwnas.errors import BadInputError, DataError
 from hwnas.paths import cache_dir
 from hwnas.predictor.models import make_model, within
-from hwnas.predictor.predictor import fit_predictor, latency_data, load_predictor, scores
+from hwnas.predictor.predictor import LatencyPredictor, fit_predictor, latency_data, load_predictor, scores
 from hwnas.space.nb201 import EDGES, OPS, NB201Space
 from hwnas.tables.catalog import Catalog
 from hwnas.tables.table import ArchTable, MetricInfo
@@ -127,7 +127,7 @@ def test_cli_fit_saves_a_predictor_that_eval_scores_on_the_held_out_rest(tmp_pat
     )
     assert fit.exit_code == 0, fit.output
     saved = json.loads(fit.output)
-    path = cache_dir() / "predictors" / "my-board-cifar10.pkl"
+    path = cache_dir() / "predictors" / "my-board-cifar10.npz"
     assert saved["predictor"] == str(path) and saved["train_size"] == 150
     sidecar = json.loads(path.with_suffix(".json").read_text())
     assert len(sidecar["train_archs"]) == 150 and sidecar["metrics"]["held_out"]["n"] == len(REPS) - 150
@@ -139,7 +139,7 @@ def test_cli_fit_saves_a_predictor_that_eval_scores_on_the_held_out_rest(tmp_pat
     assert np.allclose(load_predictor(path).predict(REPS[:5]), [additive_ms(a) for a in REPS[:5]], rtol=0.05)
     bad = runner.invoke(main, ["predictor", "fit", "--device", "my-board", "--train-size", "7000"])
     assert bad.exit_code == 2 and "--train-size must be between 5 and 6465" in bad.output
-    missing = runner.invoke(main, ["predictor", "eval", "--device", "my-board", "--predictor", str(tmp_path / "x.pkl")])
+    missing = runner.invoke(main, ["predictor", "eval", "--device", "my-board", "--predictor", str(tmp_path / "x.npz")])
     assert missing.exit_code == 2 and "hwnas predictor fit" in missing.output
 
 
@@ -149,10 +149,54 @@ def test_a_saved_predictor_is_the_latency_source_of_a_search(tmp_path, synthetic
     from hwnas.search.runner import run_search
 
     data = latency_data(device_for("synthetic"), "cifar10", synthetic_catalog)
-    path = fit_predictor(data, "additive", 100, 0).save(tmp_path / "p.pkl")
+    path = fit_predictor(data, "additive", 100, 0).save(tmp_path / "p.npz")
     predictor = load_predictor(path)
     problem = build_problem(DeviceRegistry().get("raspi4"), "cifar10", 3.0, catalog, latency=predictor)
     result = run_search(problem, "random", seed=0, queries=5, out_dir=tmp_path / "run", latency_first=True)
     assert problem.describe()["latency"] == "predicted:synthetic" and len(result.trials) >= 5
     for trial in result.trials:
         assert trial.latency_ms == pytest.approx(predictor.latency_ms(trial.arch_str))
+
+
+@pytest.mark.parametrize("kind, params", [
+    ("additive", {}), ("hybrid", {"trees": 20}), ("auto", {"folds": 3, "trees": 20}), ("gcn", {"model_epochs": 20}),
+])  # fmt: skip
+def test_a_saved_predictor_predicts_exactly_what_the_fitted_one_did(tmp_path, kind, params):
+    rng = np.random.default_rng(1)
+    archs = [REPS[i] for i in rng.permutation(len(REPS))[:300]]
+    y = np.array([additive_ms(a) * (2.0 if a.ops.count("nor_conv_3x3") >= 2 else 1.0) for a in archs])
+    fitted = make_model(kind, 0, **params).fit(archs[:150], y[:150])
+    predictor = LatencyPredictor(fitted, "board", "cifar10", "t", "latency_ms", [], by_representative=False)
+    loaded = load_predictor(predictor.save(tmp_path / "p.npz"))
+    np.testing.assert_allclose(loaded.predict(archs), predictor.predict(archs), rtol=1e-12, atol=0)
+    assert loaded.model.config() == predictor.model.config()
+
+
+class _RunsCode:
+    """Unpickling this would create the marker file: the attack a predictor file must not allow."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("suffix", [".pkl", ".npz"])
+def test_a_crafted_pickle_predictor_never_runs_code(tmp_path, suffix):
+    import pickle
+
+    from cli_checks import assert_clean_failure, invoke
+
+    marker = tmp_path / "pwned"
+    crafted = tmp_path / f"evil{suffix}"
+    crafted.write_bytes(pickle.dumps(_RunsCode(str(marker))))
+    with pytest.raises(DataError, match="not an hwnas latency predictor file"):
+        load_predictor(crafted)
+    # An .npz whose arrays are pickled objects is refused too (allow_pickle=False).
+    np.savez(tmp_path / "objects.npz", meta=np.array([_RunsCode(str(marker))], dtype=object))
+    with pytest.raises(DataError):
+        load_predictor(tmp_path / "objects.npz")
+    result = invoke(["predictor", "eval", "--device", "raspi4", "--predictor", crafted])
+    assert "not an hwnas latency predictor file" in assert_clean_failure(result, codes=(2,))
+    assert not marker.exists()

@@ -40,7 +40,7 @@ def _line(title: str, scores: dict[str, Any]) -> str:
 @click.option("--train-size", type=int, default=500, show_default=True, help="Measured networks to fit on.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the training sample and the model.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Model hyperparameter.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Where to save (.pkl + .json).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Where to save (.npz + .json).")
 @data_dir_option
 @json_option
 def fit(

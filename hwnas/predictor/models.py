@@ -75,21 +75,43 @@ class LatencyModel(ABC):
     @abstractmethod
     def _predict(self, archs: list[NB201Arch]) -> np.ndarray: ...
 
+    # -- saving as data (hwnas.predictor.storage): JSON-able settings plus numeric arrays -------
+
+    def state(self, prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """What a fitted model is: `(meta, arrays)`; arrays are keyed under `prefix`."""
+        meta, arrays = self._state(prefix)
+        return {"kind": self.kind, "seed": self.seed, "hyperparameters": self.hyperparameters, **meta}, arrays
+
+    @abstractmethod
+    def _state(self, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
+
+    @abstractmethod
+    def _restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str) -> None: ...
+
 
 class AdditiveModel(LatencyModel):
     kind = "additive"
 
     def __init__(self, seed: int = 0, alpha: float = 1e-3) -> None:
         super().__init__(seed, alpha=alpha)
-        self.ridge = Ridge(alpha=alpha)
+        self.coef = np.zeros(0)
+        self.intercept = 0.0
         self.floor_ms = 0.0
 
     def _fit(self, archs: list[NB201Arch], y: np.ndarray) -> None:
-        self.ridge.fit(arch_features(archs), y)
+        ridge = Ridge(alpha=self.hyperparameters["alpha"]).fit(arch_features(archs), y)
+        self.coef, self.intercept = np.asarray(ridge.coef_, dtype=float), float(ridge.intercept_)
         self.floor_ms = float(y.min())  # a sum of edge costs can dip below zero; no network is faster
 
     def _predict(self, archs: list[NB201Arch]) -> np.ndarray:
-        return np.maximum(self.ridge.predict(arch_features(archs)), self.floor_ms)
+        return np.maximum(arch_features(archs) @ self.coef + self.intercept, self.floor_ms)
+
+    def _state(self, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {"intercept": self.intercept, "floor_ms": self.floor_ms}, {f"{prefix}coef": self.coef}
+
+    def _restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str) -> None:
+        self.coef = np.asarray(arrays[f"{prefix}coef"], dtype=float)
+        self.intercept, self.floor_ms = float(meta["intercept"]), float(meta["floor_ms"])
 
 
 class HybridModel(LatencyModel):
@@ -114,6 +136,23 @@ class HybridModel(LatencyModel):
         guess = self.additive.predict(archs) * np.exp(self.correction.predict(arch_features(archs)))
         return np.clip(guess, *self.range_ms)
 
+    def _state(self, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        from hwnas.predictor.storage import TreeEnsemble
+
+        additive, arrays = self.additive.state(f"{prefix}additive.")
+        trees = self.correction if isinstance(self.correction, TreeEnsemble) else TreeEnsemble.from_sklearn(
+            self.correction
+        )
+        arrays.update(trees.arrays(f"{prefix}tree"))
+        return {"additive": additive, "range_ms": list(self.range_ms), "trees": len(trees.trees)}, arrays
+
+    def _restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str) -> None:
+        from hwnas.predictor.storage import TreeEnsemble
+
+        self.additive = model_from_state(meta["additive"], arrays, f"{prefix}additive.")
+        self.correction = TreeEnsemble.from_arrays(arrays, f"{prefix}tree", int(meta["trees"]))
+        self.range_ms = (float(meta["range_ms"][0]), float(meta["range_ms"][1]))
+
 
 class GcnModel(LatencyModel):
     """The OptiProxy proxy fitted on latencies only (its accuracy head sees no targets)."""
@@ -132,6 +171,20 @@ class GcnModel(LatencyModel):
 
     def _predict(self, archs: list[NB201Arch]) -> np.ndarray:
         return np.asarray(self.proxy.predict(archs).latency_ms, dtype=float)
+
+    def _state(self, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        state = dict(self.proxy.state())
+        weights = state.pop("weights")
+        arrays = {f"{prefix}proxy.{k}": v.detach().cpu().numpy() for k, v in weights.items()}
+        return {"proxy": state, "weights": list(weights)}, arrays
+
+    def _restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str) -> None:
+        import torch
+
+        from hwnas.proxy import Proxy
+
+        weights = {k: torch.from_numpy(np.array(arrays[f"{prefix}proxy.{k}"])) for k in meta["weights"]}
+        self.proxy = Proxy.from_state(NB201Space(), {**meta["proxy"], "weights": weights})
 
 
 class AutoModel(LatencyModel):
@@ -162,6 +215,15 @@ class AutoModel(LatencyModel):
         assert self.chosen is not None
         return self.chosen.predict(archs)
 
+    def _state(self, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        assert self.chosen is not None
+        chosen, arrays = self.chosen.state(f"{prefix}chosen.")
+        return {"chosen_state": chosen, "cv_within_10": self.cv_within_10}, arrays
+
+    def _restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str) -> None:
+        self.chosen = model_from_state(meta["chosen_state"], arrays, f"{prefix}chosen.")
+        self.cv_within_10 = {k: float(v) for k, v in meta["cv_within_10"].items()}
+
     def config(self) -> dict[str, Any]:
         chosen = self.chosen.config() if self.chosen else None
         return {**super().config(), "chosen": chosen, "cv_within_10": self.cv_within_10}
@@ -178,3 +240,17 @@ def make_model(kind: str, seed: int = 0, **hyperparameters: Any) -> LatencyModel
         return _CLASSES[kind](seed, **hyperparameters)
     except TypeError as exc:
         raise BadInputError(f"bad hyperparameter for the {kind} latency model: {exc}") from None
+
+
+def model_from_state(meta: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str = "") -> LatencyModel:
+    """The fitted model `LatencyModel.state` described, rebuilt from numbers only."""
+    kind = meta.get("kind")
+    if kind not in _CLASSES:
+        raise DataError(f"saved latency model of unknown kind {kind!r}; known: {', '.join(MODELS)}")
+    model = make_model(kind, int(meta.get("seed", 0)), **dict(meta.get("hyperparameters") or {}))
+    try:
+        model._restore(meta, arrays, prefix)
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+        raise DataError(f"saved {kind} latency model is incomplete or damaged ({type(exc).__name__}: {exc})") from None
+    model.fitted = True
+    return model

@@ -6,13 +6,14 @@ hwnas's own tables of representatives), it is reduced to the representatives fir
 architecture never sits in the test set while its identical twin is in the training set. Tables
 that measured every architecture on its own (HW-NAS-Bench v1.0) keep all rows.
 
-A fitted predictor is saved atomically as a pickle plus a JSON sidecar (device, table, training
-architectures, held-out metrics), by default under `<cache>/predictors/<device>-<dataset>.pkl`.
+A fitted predictor is saved atomically as data (`hwnas.predictor.storage`: an `.npz` of numbers
+and JSON, loaded without pickle, so a predictor file from anyone is safe to pass) plus a JSON
+sidecar (device, table, training architectures, held-out metrics), by default under
+`<cache>/predictors/<device>-<dataset>.npz`.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,14 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from hwnas.atomic import atomic_write_bytes, atomic_write_json
+from hwnas.atomic import atomic_write_json
 from hwnas.devices.registry import Device
 from hwnas.devices.tables import require_latency_table
 from hwnas.errors import BadInputError, DataError
 from hwnas.nets import get_dataset
 from hwnas.paths import cache_dir
-from hwnas.predictor.models import LatencyModel, make_model, within
+from hwnas.predictor.models import LatencyModel, make_model, model_from_state, within
+from hwnas.predictor.storage import read_npz, write_npz
 from hwnas.space.nb201 import NB201Space
 from hwnas.tables.catalog import Catalog
 
@@ -128,29 +130,35 @@ class LatencyPredictor:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Pickle + JSON sidecar (with the training archs), each written atomically."""
+        """Data file (numbers + JSON, no pickle) + JSON sidecar (with the training archs), each atomic."""
         path = Path(path)
-        atomic_write_bytes(path, pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+        model_meta, arrays = self.model.state()
+        meta = {**self.describe(), "model": model_meta, "train_archs": self.train_archs}
+        write_npz(path, meta, arrays)
         atomic_write_json(path.with_suffix(".json"), {**self.describe(), "train_archs": self.train_archs})
         return path
 
 
 def default_predictor_path(device: str, dataset: str) -> Path:
-    return cache_dir() / "predictors" / f"{device}-{get_dataset(dataset).name}.pkl"
+    return cache_dir() / "predictors" / f"{device}-{get_dataset(dataset).name}.npz"
 
 
 def load_predictor(path: str | Path) -> LatencyPredictor:
-    """A predictor saved by `LatencyPredictor.save` (a pickle: load only files you made)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"no latency predictor at {path}; fit one with `hwnas predictor fit --device ...`")
+    """A predictor saved by `LatencyPredictor.save`; reads numbers and JSON only, never pickle."""
+    meta, arrays = read_npz(path)
     try:
-        predictor = pickle.loads(path.read_bytes())
-    except Exception as exc:
-        raise DataError(f"{path} is not a readable hwnas latency predictor ({type(exc).__name__}: {exc})") from None
-    if not isinstance(predictor, LatencyPredictor):
-        raise DataError(f"{path} holds a {type(predictor).__name__}, not a hwnas latency predictor")
-    return predictor
+        return LatencyPredictor(
+            model=model_from_state(meta["model"], arrays),
+            device=str(meta["device"]),
+            dataset=str(meta["dataset"]),
+            table=str(meta["table"]),
+            metric=str(meta["metric"]),
+            train_archs=[str(a) for a in meta["train_archs"]],
+            by_representative=bool(meta["by_representative"]),
+            metrics=dict(meta.get("metrics") or {}),
+        )
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"{path} is an incomplete hwnas latency predictor file (missing {exc})") from None
 
 
 def fit_predictor(
