@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -76,19 +76,20 @@ def export(
         catalog=catalog,
         measure_latency=not no_latency,
         int8=int8,
+        finish=_tvm_build(tvm_target, tune_trials) if tvm_target is not None else None,
     )
-    if tvm_target is not None:
-        from hwnas.export.tvm_build import compile_model
-
-        result.manifest["tvm"] = compile_model(result.onnx_path, tvm_target, Path(out_dir) / "tvm", tune_trials)
-        _save_manifest(result)
     report_export(result, as_json)
 
 
-def _save_manifest(result: ExportResult) -> None:
-    from hwnas.atomic import atomic_write_json
+def _tvm_build(tvm_target: str, tune_trials: int) -> Callable[[ExportResult], None]:
+    """Build the TVM library inside the export, so it is committed with the model or not at all."""
 
-    atomic_write_json(result.manifest_path, result.manifest)
+    def build(result: ExportResult) -> None:
+        from hwnas.export.tvm_build import compile_model
+
+        result.manifest["tvm"] = compile_model(result.onnx_path, tvm_target, result.out_dir / "tvm", tune_trials)
+
+    return build
 
 
 def report_export(result: ExportResult, as_json: bool) -> None:

@@ -11,9 +11,11 @@ latency and accuracy change.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ import onnx
 import torch
 
 import hwnas
-from hwnas.atomic import atomic_write_json
+from hwnas.atomic import atomic_write_json, staged_directory
 from hwnas.devices.registry import Device
 from hwnas.errors import BadInputError, BudgetError, DataError
 from hwnas.export.metadata import ExportMetadata, write_metadata
@@ -83,6 +85,7 @@ def export_arch(
     tolerance: float = 1e-4,
     enforce_budget: bool = True,
     extra: dict[str, Any] | None = None,
+    finish: Callable[[ExportResult], None] | None = None,
 ) -> ExportResult:
     """Export, verify and describe the deployable network of `arch`; see module docstring.
 
@@ -90,11 +93,52 @@ def export_arch(
     target device: its latency for `arch` is looked up (table devices) or measured (live ones)
     and checked against `known.budget_ms` (over budget: `BudgetError` when `enforce_budget`, else
     a warning in the manifest). `extra` goes into the manifest as is (e.g. the search that chose
-    `arch`). Raises `VerificationError` when ONNX Runtime and PyTorch disagree beyond `tolerance`.
+    `arch`); `finish` adds to the export before it is committed (the TVM build). Raises
+    `VerificationError` when ONNX Runtime and PyTorch disagree beyond `tolerance`.
+
+    All or nothing: everything is built, verified and checked in a staging folder beside
+    `out_dir`, which then replaces the previous export as a whole; a refused or killed export
+    leaves the previous one as it was.
     """
+    final = Path(out_dir)
+    if final.is_dir() and any(final.iterdir()) and not (final / MANIFEST_NAME).is_file():
+        raise BadInputError(
+            f"{final} exists and is not an hwnas export (no {MANIFEST_NAME}); an export replaces its folder "
+            "as a whole, so choose another --out or empty it"
+        )
+    with staged_directory(final) as staging:
+        result = _export_into(
+            staging, arch, dataset, weights, seed, known, device, catalog, measure_latency, int8, tolerance,
+            enforce_budget, extra,
+        )
+        if finish is not None:
+            finish(result)
+        # Reports name the files where they will be, not where they were built.
+        manifest = json.loads(json.dumps(result.manifest, default=str).replace(str(staging), str(final)))
+        atomic_write_json(result.manifest_path, manifest)
+    return replace(
+        result, out_dir=final, onnx_path=final / MODEL_NAME, manifest_path=final / MANIFEST_NAME, manifest=manifest
+    )
+
+
+def _export_into(
+    out: Path,
+    arch: NB201Arch,
+    dataset: str,
+    weights: str | Path | None,
+    seed: int,
+    known: KnownFigures | None,
+    device: Device | None,
+    catalog: Catalog | None,
+    measure_latency: bool,
+    int8: bool,
+    tolerance: float,
+    enforce_budget: bool,
+    extra: dict[str, Any] | None,
+) -> ExportResult:
+    """The export in `out` (a fresh staging folder); the manifest is written by the caller."""
     started = time.perf_counter()
     spec = get_dataset(dataset)
-    out = Path(out_dir)
     known = known or KnownFigures()
     checkpoint = load_checkpoint(weights) if weights else None
     model, weights_kind, weights_detail = _network(arch, spec, checkpoint, weights, seed)
@@ -164,8 +208,7 @@ def export_arch(
         "export_seconds": time.perf_counter() - started,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
     }
-    manifest_path = atomic_write_json(out / MANIFEST_NAME, manifest)
-    return ExportResult(out, onnx_path, manifest_path, metadata, verification, manifest)
+    return ExportResult(out, onnx_path, out / MANIFEST_NAME, metadata, verification, manifest)
 
 
 def _network(
