@@ -4,7 +4,6 @@ import hashlib
 import http.server
 import threading
 import typing
-from pathlib import Path
 
 import pytest
 
@@ -17,22 +16,28 @@ PAYLOAD = bytes(range(256)) * 2000  # 512 KB
 class _Handler(http.server.BaseHTTPRequestHandler):
     ranges_seen: typing.ClassVar[list[str]] = []
     cut_after: int | None = None  # send only this many bytes, then drop the connection
+    payload: bytes = PAYLOAD
+    etag: str | None = '"v1"'  # None: a server that keeps no validator
 
     def do_GET(self):
+        cls = type(self)
         start = 0
         header = self.headers.get("Range")
-        if header:
-            type(self).ranges_seen.append(header)
+        if_range = self.headers.get("If-Range")
+        if header and (if_range is None or if_range == cls.etag):
+            cls.ranges_seen.append(header)
             start = int(header.split("=")[1].split("-")[0])
             self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}")
+            self.send_header("Content-Range", f"bytes {start}-{len(cls.payload) - 1}/{len(cls.payload)}")
         else:
-            self.send_response(200)
-        body = PAYLOAD[start:]
+            self.send_response(200)  # no range, or the file changed since the client's copy (RFC 9110 If-Range)
+        if cls.etag:
+            self.send_header("ETag", cls.etag)
+        body = cls.payload[start:]
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if type(self).cut_after is not None:
-            self.wfile.write(body[: type(self).cut_after])
+        if cls.cut_after is not None:
+            self.wfile.write(body[: cls.cut_after])
             self.wfile.flush()
             self.connection.close()
             return
@@ -46,6 +51,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def server():
     _Handler.ranges_seen = []
     _Handler.cut_after = None
+    _Handler.payload = PAYLOAD
+    _Handler.etag = '"v1"'
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -96,4 +103,45 @@ def test_cli_fetch_places_and_validates_the_pickle(server, tmp_path, monkeypatch
     )
     assert result.exit_code == 2
     assert "not a readable HW-NAS-Bench pickle" in result.output
-    assert Path(tmp_path / "hw-nas-bench" / "HW-NAS-Bench-v1_0.pickle").exists()
+    # the rejected file never lands where `data list` would find it, and nothing is left behind
+    assert not (tmp_path / "hw-nas-bench" / "HW-NAS-Bench-v1_0.pickle").exists()
+    assert list((tmp_path / "hw-nas-bench").iterdir()) == []
+
+
+def test_a_resume_from_a_file_that_changed_starts_over_instead_of_splicing(server, tmp_path):
+    _Handler.cut_after = 100_000
+    with pytest.raises(DataError, match="rerun to resume"):
+        fetch(server, tmp_path / "f.bin", timeout_s=5)
+    _Handler.cut_after = None
+    _Handler.payload = bytes(reversed(PAYLOAD))  # the server's file was replaced meanwhile
+    _Handler.etag = '"v2"'
+    result = fetch(server, tmp_path / "f.bin")
+    assert result.resumed_from == 0 and _Handler.ranges_seen == []
+    assert (tmp_path / "f.bin").read_bytes() == _Handler.payload
+
+
+def test_a_server_without_validators_is_never_resumed_blindly(server, tmp_path):
+    _Handler.etag = None
+    _Handler.cut_after = 100_000
+    with pytest.raises(DataError, match="rerun to resume"):
+        fetch(server, tmp_path / "f.bin", timeout_s=5)
+    _Handler.cut_after = None
+    result = fetch(server, tmp_path / "f.bin", SHA)
+    assert result.resumed_from == 0 and not _Handler.ranges_seen and (tmp_path / "f.bin").read_bytes() == PAYLOAD
+
+
+def test_an_unreachable_server_claims_no_partial_file(tmp_path):
+    with pytest.raises(DataError) as failure:
+        fetch("http://127.0.0.1:9/x", tmp_path / "x", timeout_s=2)
+    assert "kept" not in str(failure.value) and list(tmp_path.iterdir()) == []
+
+
+def test_fetch_defaults_to_the_user_cache_as_its_help_says(server, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from hwnas.cli import main
+    from hwnas.paths import cache_dir
+
+    monkeypatch.delenv("HWNAS_DATA_DIR", raising=False)
+    result = CliRunner().invoke(main, ["data", "fetch", "hw-nas-bench-pickle", "--url", server])
+    assert result.exit_code == 2 and str(cache_dir() / "data") in result.output

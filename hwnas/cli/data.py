@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -9,8 +10,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 from rich.table import Table
 
 from hwnas.cli.common import console, data_dir_option, json_option, print_json
-from hwnas.paths import cache_dir
-from hwnas.paths import data_dir as resolve_data_dir
+from hwnas.paths import DATA_DIR_ENV, cache_dir
 from hwnas.space.nb201 import NB201Space
 from hwnas.tables.catalog import Catalog
 from hwnas.tables.fetch import fetch, get_upstream
@@ -97,9 +97,9 @@ def fetch_cmd(name: str, url: str | None, sha256: str | None, data_dir: str | No
             dest,
             expected,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            # a wrong or truncated file fails here, naming what is missing, and never lands
+            check=read_hwnasbench_pickle if name == "hw-nas-bench-pickle" else None,
         )
-    if name == "hw-nas-bench-pickle":
-        read_hwnasbench_pickle(result.path)  # a wrong or truncated file fails here, naming what is missing
     info = {
         "name": name,
         "path": str(result.path),
@@ -116,8 +116,6 @@ def fetch_cmd(name: str, url: str | None, sha256: str | None, data_dir: str | No
 
 
 def _writable_data_dir() -> Path:
-    chosen = resolve_data_dir()
-    probe = chosen if chosen.exists() else chosen.parent
-    import os
-
-    return chosen if os.access(probe, os.W_OK) else cache_dir() / "data"
+    """What `--help` promises: $HWNAS_DATA_DIR when set, else the user cache (never ../shared)."""
+    explicit = os.environ.get(DATA_DIR_ENV)
+    return Path(explicit).expanduser() if explicit else cache_dir() / "data"
