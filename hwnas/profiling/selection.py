@@ -18,7 +18,12 @@ def read_arch_list(items: list[str]) -> list[str]:
             path = Path(item[1:])
             if not path.is_file():
                 raise BadInputError(f"architecture list {path} not found")
-            lines = path.read_text(encoding="utf-8").splitlines()
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except UnicodeDecodeError as exc:
+                raise BadInputError(
+                    f"architecture list {path} is not UTF-8 text (byte {exc.start}); give one arch string per line"
+                ) from None
             out.extend(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
         else:
             out.append(item)

@@ -122,7 +122,8 @@ def _coerce(key: str, text: str, default: Any) -> Any:
             return text
         return json.loads(text)
     except (ValueError, json.JSONDecodeError):
-        kind = f"a finite {type(default).__name__}" if default is not None else "JSON"
+        kind = "JSON" if default is None else type(default).__name__
+        kind = f"a finite {kind}" if isinstance(default, float) else kind
         raise BadInputError(f"--param {key}={text}: expected {kind} like the default {default!r}") from None
 
 

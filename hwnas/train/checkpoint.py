@@ -59,8 +59,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and tensor errors all mean: not our checkpoint
-        raise BadInputError(f"{path} is not a readable checkpoint: {str(exc).splitlines()[0]}") from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BadInputError(f"{path} is not a readable checkpoint: {reason}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise BadInputError(f"{path} is not an hwnas checkpoint (written by `hwnas train`)")
     data.pop("format")
-    return Checkpoint(**data)
+    try:
+        return Checkpoint(**data)
+    except TypeError as exc:
+        raise BadInputError(f"{path} is an incomplete or newer hwnas checkpoint ({exc})") from None

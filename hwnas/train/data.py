@@ -9,6 +9,7 @@ export verification and int8 calibration.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,14 +51,25 @@ def load_raw(source: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
         raise BadInputError(f"training data {source!r}: give 'digits' or an .npz file with arrays x and y")
     if not path.is_file():
         raise BadInputError(f"training data {path} not found")
-    with np.load(path) as arrays:
-        if "x" not in arrays or "y" not in arrays:
-            raise BadInputError(f"{path} must hold arrays 'x' (images) and 'y' (integer labels); has {list(arrays)}")
-        x, y = arrays["x"].astype(np.float32), arrays["y"]
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            if "x" not in arrays or "y" not in arrays:
+                raise BadInputError(
+                    f"{path} must hold arrays 'x' (images) and 'y' (integer labels); has {list(arrays)}"
+                )
+            x, y = arrays["x"].astype(np.float32), arrays["y"]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
+        # object arrays (pickles), truncated or non-npz files: never unpickled, always one line
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BadInputError(f"{path} is not a readable .npz of numeric arrays x and y ({reason})") from None
     if x.ndim not in (3, 4) or len(x) != len(y) or len(x) < 2:
         raise BadInputError(f"{path}: x must be N images (N,H,W[,C]) with one label each; got x {x.shape}, y {y.shape}")
     if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
         raise BadInputError(f"{path}: labels y must be integers >= 0")
+    if not np.isfinite(x).all():
+        raise BadInputError(f"{path}: images x hold {int((~np.isfinite(x)).sum())} NaN or infinite values")
+    if len(np.unique(y)) < 2:
+        raise BadInputError(f"{path}: labels y hold a single class; training needs at least two")
     if x.max() > 1.0:
         x = x / 255.0
     return x, y.astype(np.int64), str(path.resolve())

@@ -9,6 +9,7 @@ to an uninterrupted one).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,8 +36,12 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise BadInputError("epochs and batch size must be >= 1 and the learning rate positive")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise BadInputError(f"--epochs and --batch-size must be >= 1, got {self.epochs} and {self.batch_size}")
+        if not 0 < self.lr < math.inf or not 0 <= self.weight_decay < math.inf:
+            raise BadInputError(f"--lr must be a positive finite number, got {self.lr}")
+        if not 0 < self.val_fraction < 1:
+            raise BadInputError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
