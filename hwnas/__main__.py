@@ -1,3 +1,3 @@
-from hwnas.cli import main
+from hwnas.cli import run
 
-main()
+run()

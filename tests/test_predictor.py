@@ -200,3 +200,18 @@ def test_a_crafted_pickle_predictor_never_runs_code(tmp_path, suffix):
     result = invoke(["predictor", "eval", "--device", "raspi4", "--predictor", crafted])
     assert "not an hwnas latency predictor file" in assert_clean_failure(result, codes=(2,))
     assert not marker.exists()
+
+
+def test_a_crafted_tree_that_would_loop_is_refused_at_load(tmp_path):
+    from hwnas.predictor.storage import read_npz, write_npz
+
+    archs = REPS[:200]
+    y = np.array([additive_ms(a) * (2.0 if a.ops.count("nor_conv_3x3") >= 2 else 1.0) for a in archs])
+    fitted = make_model("hybrid", trees=3).fit(archs, y)
+    path = LatencyPredictor(fitted, "b", "cifar10", "t", "latency_ms", [], False).save(tmp_path / "p.npz")
+    meta, arrays = read_npz(path)
+    arrays["tree0.left"] = arrays["tree0.left"].copy()
+    arrays["tree0.left"][0] = 0  # the root is its own child: prediction would never end
+    write_npz(path, meta, arrays)
+    with pytest.raises(DataError, match="not a valid regression tree"):
+        load_predictor(path)

@@ -174,3 +174,30 @@ def test_rpc_server_listens_on_loopback_unless_told(tmp_path):
     assert told.returncode == 0 and "--host 10.0.0.5 " in told.stdout and "--key raspi4" in told.stdout
     missing = subprocess.run(["sh", script, "--bind"], env=env, capture_output=True, text=True)
     assert missing.returncode == 2 and "needs an address" in missing.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_profile_run_exits_130_and_keeps_what_was_measured(tmp_path):
+    import signal
+    import sys
+    import time
+
+    out = tmp_path / "t.parquet"
+    log = tmp_path / "t.log.jsonl"
+    command = [sys.executable, "-m", "hwnas", "profile", "run", "--device", "local-ort", "--sample", "40",
+               "--seed", "3", "--time-cap-s", "0.5", "--out", str(out)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        if log.is_file() and len(log.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.2)
+    assert child.poll() is None, "the run ended before it could be interrupted"
+    child.send_signal(signal.SIGINT)  # in the middle of measuring the next network
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr
+    assert "terminate called" not in stderr and "interrupted" in stderr
+    rerun = subprocess.run([*command, "--limit", "1", "--json"], capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["already_measured"] >= 2  # nothing finished before Ctrl-C was lost

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from hwnas import __version__
@@ -40,3 +43,21 @@ for command in (
     compile_command,
 ):
     main.add_command(command)
+
+
+def run() -> None:
+    """The `hwnas` program: `main`, and on Ctrl-C an exit that native threads cannot abort.
+
+    After Ctrl-C everything is already saved (logs are appended and synced as they grow, files
+    replaced atomically), but a measurement thread may still be inside ONNX Runtime or TVM; a
+    normal interpreter exit would then run C++ destructors under it and abort (exit 134). So the
+    program leaves with `os._exit(130)` once its output is flushed.
+    """
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code == 130:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        raise

@@ -47,6 +47,8 @@ class TreeEnsemble:
     def predict(self, x: np.ndarray) -> np.ndarray:
         # sklearn compares float32 features with float64 thresholds (`<=` goes left).
         x = np.asarray(x, dtype=np.float32)
+        if any(int(t["feature"].max()) >= x.shape[1] for t in self.trees):
+            raise DataError(f"saved trees split on features beyond the {x.shape[1]} this space has")
         rows = np.arange(len(x))
         total = np.zeros(len(x))
         for tree in self.trees:
@@ -67,7 +69,34 @@ class TreeEnsemble:
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str, count: int) -> TreeEnsemble:
         keys = ("left", "right", "feature", "threshold", "value")
-        return cls([{k: arrays[f"{prefix}{i}.{k}"] for k in keys} for i in range(count)])
+        trees = [{k: np.asarray(arrays[f"{prefix}{i}.{k}"]) for k in keys} for i in range(count)]
+        for i, tree in enumerate(trees):
+            _check_tree(tree, i)
+        return cls(trees)
+
+
+def _check_tree(tree: dict[str, np.ndarray], number: int) -> None:
+    """A tree from a file must be one sklearn could have grown: every child after its parent and
+    inside the tree (so a crafted file cannot make prediction loop or read out of bounds)."""
+    n = len(tree["left"])
+    nodes = np.arange(n)
+    shapes_ok = n > 0 and all(len(tree[k]) == n and tree[k].ndim == 1 for k in tree)
+    inner = tree["left"] >= 0 if shapes_ok else np.zeros(0, dtype=bool)
+    ok = (
+        shapes_ok
+        and np.issubdtype(tree["left"].dtype, np.integer)
+        and np.issubdtype(tree["right"].dtype, np.integer)
+        and np.issubdtype(tree["feature"].dtype, np.integer)
+        and np.all((tree["right"] >= 0) == inner)
+        and np.all(tree["left"][inner] > nodes[inner])
+        and np.all(tree["right"][inner] > nodes[inner])
+        and np.all(tree["left"][inner] < n)
+        and np.all(tree["right"][inner] < n)
+        and np.all(tree["feature"][inner] >= 0)
+        and np.all(np.isfinite(tree["value"]))
+    )
+    if not ok:
+        raise ValueError(f"tree {number} is not a valid regression tree")
 
 
 def write_npz(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
