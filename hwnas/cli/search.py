@@ -275,7 +275,7 @@ def print_summary(summary: dict[str, Any], out_dir: Path) -> None:
     if provenance and provenance.get("measured_here") is not None and "from_cache" in provenance:
         table.add_row(
             "latencies",
-            f"{provenance['looked_up_in_table']} looked up in {provenance['table'] or 'no table'}, "
+            f"{provenance['looked_up_in_table']} looked up in {provenance['table'] or 'a table (none usable here)'}, "
             f"{provenance['from_cache']} from this machine's cache, {provenance['measured_here']} measured now "
             f"on {provenance['machine']}",
         )
