@@ -97,6 +97,10 @@ def test_divergent_trial_in_the_middle_keeps_every_logged_line(tmp_path):
 def test_extending_a_finished_run_keeps_its_trials(tmp_path, name):
     out = tmp_path / "r"
     first = run_search(fake_problem(), name, seed=1, queries=20, out_dir=out, hyperparameters=fast(name))
+    # Whatever a run directory holds besides config, log and summary is a cache: throw it away.
+    for path in out.iterdir():
+        if path.name not in ("config.json", "trials.jsonl", "summary.json", ".lock"):
+            path.unlink()
     extended = run_search(fake_problem(), name, seed=1, queries=40, out_dir=out, hyperparameters=fast(name))
     assert keys(extended.trials[:20]) == keys(first.trials)
     assert sum(t.counted for t in extended.trials) == 40
