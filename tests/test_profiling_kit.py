@@ -47,3 +47,58 @@ def test_import_rejects_a_csv_that_is_not_from_the_runner(tmp_path):
     (tmp_path / "r.json").write_text("{}")
     with pytest.raises(DataError, match=r"not written by profiling/ort_runner\.py"):
         import_results(tmp_path / "r.csv", "b", "cifar10", tmp_path / "t.parquet")
+
+
+def _results_csv(path, rows: list[tuple[str, str]]) -> None:
+    """A runner-shaped results.csv (arch, median_ms per row) and its sidecar."""
+    import csv
+    import json
+
+    from hwnas.profiling.store import METRIC, ROW_COLUMNS
+
+    numbers = {"repeats": "30", "number": "1", "warmup_runs": "10", "outliers": "0"}
+    columns = ["arch_str", "median_ms", *[c for c in ROW_COLUMNS if c not in (METRIC, "worker")]]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        for arch, median in rows:
+            record = {c: numbers.get(c, "0.1") for c in columns}
+            record.update(arch_str=arch, median_ms=median, settled="True", noisy="False",
+                          measured_at="2026-12-02T00:00:00+00:00")
+            writer.writerow(record)
+    path.with_suffix(".json").write_text(json.dumps({"format": "hwnas-board-results", "runtime_version": "1"}))
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([(ARCHS[0], "0.5"), (ARCHS[1], "nan")], "not a positive finite latency"),
+        ([(ARCHS[0], "0.5"), (ARCHS[1], "-4")], "not a positive finite latency"),
+        ([(ARCHS[0], "0.5"), (ARCHS[1], "inf")], "not a positive finite latency"),
+        ([(ARCHS[0], "0.5"), (ARCHS[0], "0.7")], "lines 2 and 3 both measure"),
+        ([(ARCHS[0], "0.5"), ("|bad~0|", "0.7")], "line 3"),
+    ],
+)
+def test_import_validates_every_row_before_writing_anything(tmp_path, rows, message):
+    _results_csv(tmp_path / "r.csv", rows)
+    table = tmp_path / "tables" / "t.parquet"
+    with pytest.raises(DataError, match=message):
+        import_results(tmp_path / "r.csv", "b", "cifar10", table)
+    assert not (tmp_path / "tables").exists() or list((tmp_path / "tables").iterdir()) == []
+
+
+def test_import_cli_keeps_a_device_name_inside_the_tables_folder(tmp_path):
+    from cli_checks import assert_clean_failure, invoke
+
+    _results_csv(tmp_path / "r.csv", [(ARCHS[0], "0.5")])
+    line = assert_clean_failure(invoke(["profile", "import", tmp_path / "r.csv", "--device", "../../outside"]),
+                                codes=(2,))
+    assert "must be a plain name" in line and not (tmp_path.parent.parent / "outside.parquet").exists()
+    (tmp_path / "r.json").write_text("[1, 2]")
+    line = assert_clean_failure(invoke(["profile", "import", tmp_path / "r.csv", "--device", "b", "--out",
+                                        tmp_path / "t.parquet"]), codes=(2,))
+    assert "not written by profiling/ort_runner.py" in line and not (tmp_path / "t.parquet").exists()
+    (tmp_path / "r.json").write_bytes(b"\xff\xfe")
+    line = assert_clean_failure(invoke(["profile", "import", tmp_path / "r.csv", "--device", "b", "--out",
+                                        tmp_path / "t.parquet"]), codes=(2,))
+    assert "not UTF-8 JSON" in line

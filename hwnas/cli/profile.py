@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import tomllib
 from collections.abc import Callable
@@ -239,6 +240,11 @@ def import_command(
     results: str, device: str, dataset: str, out: str | None, data_dir: str | None, as_json: bool
 ) -> None:
     """Add a board runner's results.csv (+ results.json) to a latency table."""
+    if not out and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", device):
+        raise BadInputError(
+            f"--device {device!r} must be a plain name (letters, digits, . _ -): it names the table in "
+            f"{latency_tables_dirs()[0]}; use --out for a table elsewhere"
+        )
     path = Path(out) if out else latency_tables_dirs()[0] / f"{device}.parquet"
     summary = import_results(results, device, dataset, path, _arch_index(data_dir))
     if as_json:

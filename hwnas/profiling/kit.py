@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -60,16 +61,46 @@ def _results_sidecar(results: Path) -> dict[str, Any]:
     side = results.with_suffix(".json")
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{side}: the runner's sidecar is missing or not JSON ({exc})") from None
-    if meta.get("format") != "hwnas-board-results":
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{side}: the runner's sidecar is missing or not UTF-8 JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != "hwnas-board-results":
         raise DataError(f"{side} is not written by profiling/ort_runner.py")
     return meta
+
+
+def _validated_rows(results: Path, host: str) -> dict[str, dict[str, Any]]:
+    """arch string -> table row of every CSV line; one bad line (or a duplicate) refuses them all."""
+    try:
+        with results.open(newline="", encoding="utf-8") as handle:
+            records = list(csv.DictReader(handle))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{results} is not UTF-8 text (byte {exc.start}); is it the runner's results.csv?") from None
+    except csv.Error as exc:
+        raise DataError(f"{results} is not a readable CSV ({exc})") from None
+    rows: dict[str, dict[str, Any]] = {}
+    first_line: dict[str, int] = {}
+    for line, record in enumerate(records, start=2):
+        try:
+            arch = str(parse_arch(record.get("arch_str") or ""))
+        except ArchParseError as exc:
+            raise DataError(f"{results} line {line}: {exc}; nothing was imported") from None
+        if arch in rows:
+            raise DataError(
+                f"{results} lines {first_line[arch]} and {line} both measure {arch}; keep one and import again "
+                "(nothing was imported)"
+            )
+        rows[arch] = _row(record, host, f"{results} line {line}")
+        first_line[arch] = line
+    if not rows:
+        raise DataError(f"{results} has no measured rows; nothing was imported")
+    return rows
 
 
 def _row(record: dict[str, str], host: str, where: str) -> dict[str, Any]:
     try:
         row: dict[str, Any] = {METRIC: float(record["median_ms"])}
+        if not 0 < row[METRIC] < math.inf:
+            raise ValueError(f"median_ms {record['median_ms']!r} is not a positive finite latency")
         for column in ROW_COLUMNS:
             if column in (METRIC, "worker"):
                 continue
@@ -83,7 +114,9 @@ def _row(record: dict[str, str], host: str, where: str) -> dict[str, Any]:
             else:
                 row[column] = float(value)
     except (KeyError, ValueError) as exc:
-        raise DataError(f"{where}: bad or missing value ({exc}); is this a CSV from profiling/ort_runner.py?") from None
+        raise DataError(
+            f"{where}: bad or missing value ({exc}); nothing was imported. Is this a CSV from profiling/ort_runner.py?"
+        ) from None
     row["worker"] = host
     return row
 
@@ -117,19 +150,13 @@ def import_results(
         fingerprint=fingerprint,
         extra=extra,
     )
+    rows = _validated_rows(results, str(meta.get("host", device)))  # every row checked before anything is written
     added = skipped = 0
-    with (
-        results.open(newline="", encoding="utf-8") as handle,
-        ProfileStore(out, table_meta, arch_index=arch_index) as store,
-    ):
-        for line, record in enumerate(csv.DictReader(handle), start=2):
-            try:
-                arch = str(parse_arch(record.get("arch_str") or ""))
-            except ArchParseError as exc:
-                raise DataError(f"{results} line {line}: {exc}") from None
+    with ProfileStore(out, table_meta, arch_index=arch_index) as store:
+        for arch, row in rows.items():
             if arch in store.rows:
                 skipped += 1
                 continue
-            store.add(arch, _row(record, str(meta.get("host", device)), f"{results} line {line}"))
+            store.add(arch, row)
             added += 1
     return {"table": str(out), "added": added, "already_there": skipped}
