@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hwnas.devices import DeviceRegistry, load_device_file
@@ -62,3 +64,43 @@ def test_bad_device_files_say_what_is_wrong(tmp_path, text, needle):
     with pytest.raises(DeviceError) as info:
         load_device_file(path)
     assert needle in str(info.value) and "bad.toml" in str(info.value)
+
+
+def test_a_user_file_may_not_stand_in_for_a_shipped_device(tmp_path, monkeypatch):
+    (tmp_path / "raspi4.toml").write_text(
+        'name = "raspi4"\n[latency]\nsource = "table"\n'
+        '[[latency.tables]]\ntable = "my-table"\nmetric = "latency_ms"\ndataset = "cifar10"\n'
+    )
+    monkeypatch.setenv("HWNAS_DEVICES_DIR", str(tmp_path))
+    with pytest.raises(DeviceError, match=r"both describe device 'raspi4'; give yours another name"):
+        DeviceRegistry()
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("name = 5\n[latency]\nsource = 'live'\nbackend = 'onnxruntime'\n", "name must be a string, got 5"),
+        ("name = '../x'\n[latency]\nsource = 'live'\nbackend = 'onnxruntime'\n", "must be a plain name"),
+        ("name = 'x'\ntitle = 3\n[latency]\nsource = 'live'\nbackend = 'onnxruntime'\n", "title must be a string"),
+        ("name = 'x'\n[latency]\nsource = 'live'\nbackend = 'onnxruntime'\noptions = 3\n", "latency.options"),
+        ("name = 'x'\n[latency]\nsource = 'table'\n[[latency.tables]]\ntable = 1\nmetric = 'm'\ndataset = 'd'\n",
+         "latency.tables[0].table must be a string"),
+    ],
+)
+def test_device_fields_of_the_wrong_type_are_refused(tmp_path, text, needle):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(DeviceError, match=re.escape(needle)):
+        load_device_file(path)
+
+
+def test_a_backend_option_of_the_wrong_type_is_refused(tmp_path, monkeypatch):
+    from hwnas.profiling.profile import device_backend
+
+    (tmp_path / "many.toml").write_text(
+        "name = 'many-threads'\n[latency]\nsource = 'live'\nbackend = 'onnxruntime'\n"
+        "[latency.options]\nthreads = 'many'\n"
+    )
+    monkeypatch.setenv("HWNAS_DEVICES_DIR", str(tmp_path))
+    with pytest.raises(DeviceError, match="option threads must be int"):
+        device_backend(DeviceRegistry().get("many-threads"))

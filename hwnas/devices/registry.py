@@ -6,6 +6,7 @@ live backend (ONNX Runtime, TVM, TVM RPC) whose measurements are cached in a mea
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,35 +62,52 @@ def parse_device(data: dict[str, Any], path: Path | None = None) -> Device:
             raise DeviceError(f"{where}: missing {section}{key}")
         return mapping[key]
 
-    name = str(need(data, "name"))
+    def text(mapping: dict, key: str, section: str = "", default: str | None = None) -> str:
+        value = mapping.get(key, default) if default is not None else need(mapping, key, section)
+        if not isinstance(value, str):
+            raise DeviceError(f"{where}: {section}{key} must be a string, got {value!r}")
+        return value
+
+    name = text(data, "name")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise DeviceError(f"{where}: name {name!r} must be a plain name (letters, digits, . _ -)")
     latency = need(data, "latency")
     if not isinstance(latency, dict):
         raise DeviceError(f"{where}: [latency] must be a table")
-    source = str(need(latency, "source", "latency."))
+    source = text(latency, "source", "latency.")
     if source not in SOURCES:
         raise DeviceError(f"{where}: latency.source is {source!r}; expected one of {', '.join(SOURCES)}")
     refs = []
-    for i, ref in enumerate(latency.get("tables", [])):
+    tables = latency.get("tables", [])
+    if not isinstance(tables, list):
+        raise DeviceError(f"{where}: latency.tables must be a list of [[latency.tables]] entries")
+    for i, ref in enumerate(tables):
         if not isinstance(ref, dict) or not all(k in ref for k in ("table", "metric", "dataset")):
             raise DeviceError(f"{where}: latency.tables[{i}] needs table, metric and dataset")
-        refs.append(LatencyTableRef(str(ref["table"]), str(ref["metric"]), str(ref["dataset"])))
+        section = f"latency.tables[{i}]."
+        refs.append(LatencyTableRef(*(text(ref, k, section) for k in ("table", "metric", "dataset"))))
+    options = latency.get("options", {})
+    if not isinstance(options, dict):
+        raise DeviceError(f"{where}: latency.options must be a table of backend options")
     if source == "table" and not refs:
         raise DeviceError(f"{where}: a table device needs at least one [[latency.tables]] entry")
     backend = latency.get("backend")
     if source == "live" and not backend:
         raise DeviceError(f"{where}: a live device needs latency.backend (onnxruntime, tvm, tvm-rpc, torch)")
+    if backend is not None and not isinstance(backend, str):
+        raise DeviceError(f"{where}: latency.backend must be a string, got {backend!r}")
     return Device(
         name=name,
-        title=str(data.get("title", name)),
-        kind=str(data.get("kind", "board")),
-        chip=str(data.get("chip", "")),
-        runtime=str(data.get("runtime", backend or "")),
+        title=text(data, "title", default=name),
+        kind=text(data, "kind", default="board"),
+        chip=text(data, "chip", default=""),
+        runtime=text(data, "runtime", default=backend or ""),
         source=source,
         tables=tuple(refs),
-        backend=str(backend) if backend else None,
-        options=dict(latency.get("options", {})),
-        requires=str(data.get("requires", "")),
-        notes=str(data.get("notes", "")),
+        backend=backend or None,
+        options=dict(options),
+        requires=text(data, "requires", default=""),
+        notes=text(data, "notes", default=""),
         path=path,
     )
 
@@ -105,7 +123,8 @@ def load_device_file(path: Path) -> Device:
 
 
 class DeviceRegistry:
-    """Devices by name; a later folder's file overrides an earlier one of the same name."""
+    """Devices by name, from the shipped folder and the user's; two files may not share a name
+    (a user file silently standing in for a shipped device would change every latency)."""
 
     def __init__(self, dirs: list[Path] | None = None) -> None:
         self.dirs = dirs if dirs is not None else devices_dirs()
@@ -114,6 +133,12 @@ class DeviceRegistry:
             if folder.is_dir():
                 for path in sorted(folder.glob("*.toml")):
                     device = load_device_file(path)
+                    earlier = self._devices.get(device.name)
+                    if earlier is not None and earlier.path != path:
+                        raise DeviceError(
+                            f"{path} and {earlier.path} both describe device {device.name!r}; give yours another "
+                            "name (name = ...) or remove one"
+                        )
                     self._devices[device.name] = device
 
     def names(self) -> list[str]:
