@@ -57,7 +57,11 @@ def arch_report(arch: NB201Arch, catalog: Catalog, registry: DeviceRegistry) -> 
         if entry.path is None:
             report["missing_tables"].append(entry.table_id)
             continue
-        table = catalog.get(entry.table_id)
+        try:
+            table = catalog.get(entry.table_id)
+        except DataError as exc:  # a broken measured table is reported, not fatal for the others
+            report.setdefault("unreadable_tables", {})[entry.table_id] = str(exc)
+            continue
         if arch_str not in table.by_arch.index:
             continue
         row = table.by_arch.loc[arch_str]

@@ -201,3 +201,23 @@ def test_ctrl_c_during_profile_run_exits_130_and_keeps_what_was_measured(tmp_pat
     rerun = subprocess.run([*command, "--limit", "1", "--json"], capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["already_measured"] >= 2  # nothing finished before Ctrl-C was lost
+
+
+def test_a_broken_measured_table_is_reported_and_skipped_by_listings(tmp_path, shared_data_dir, monkeypatch):
+    import pandas as pd
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    pd.DataFrame({"arch_str": [REP], "latency_ms": [1.0]}).to_parquet(tables / "orphan.parquet")  # no sidecar
+    (tables / "array.parquet").write_bytes(b"")
+    (tables / "array.json").write_text("[1, 2]")
+    monkeypatch.setattr("hwnas.tables.catalog.latency_tables_dirs", lambda: [tables])
+    listing = invoke(["data", "list", "--json", "--data-dir", shared_data_dir])
+    assert listing.exit_code == 0, listing.stderr
+    rows = {r["table"]: r for r in json.loads(listing.stdout)["tables"]}
+    assert "sidecar" in rows["orphan"]["unreadable"] and "not an hwnas table sidecar" in rows["array"]["unreadable"]
+    assert rows["nb201"]["rows"] == 15625
+    shown = invoke(["arch", "show", REP, "--json", "--data-dir", shared_data_dir])
+    assert shown.exit_code == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert set(report["unreadable_tables"]) == {"orphan", "array"} and "nb201" in report["tables"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from hwnas.archinfo import arch_report, resolve_arch
-from hwnas.cli.common import console, data_dir_option, fmt, json_option, print_json
+from hwnas.cli.common import console, data_dir_option, err_console, fmt, json_option, print_json
 from hwnas.devices.registry import DeviceRegistry
 from hwnas.tables.catalog import Catalog
 
@@ -60,3 +61,5 @@ def show(arch_text: str, data_dir: str | None, as_json: bool) -> None:
     console.print(values)
     if report["missing_tables"]:
         console.print(f"[dim]not on this machine: {', '.join(report['missing_tables'])}[/dim]")
+    for message in report.get("unreadable_tables", {}).values():
+        err_console.print(f"[yellow]warning:[/yellow] skipped {escape(message)}")

@@ -6,10 +6,12 @@ import os
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
-from hwnas.cli.common import console, data_dir_option, json_option, print_json
+from hwnas.cli.common import console, data_dir_option, err_console, json_option, print_json
+from hwnas.errors import DataError
 from hwnas.paths import DATA_DIR_ENV, cache_dir
 from hwnas.space.nb201 import NB201Space
 from hwnas.tables.catalog import Catalog
@@ -39,7 +41,12 @@ def list_tables(data_dir: str | None, as_json: bool) -> None:
         if entry.path is None:
             row["expected"] = entry.expected
         else:
-            table = catalog.get(entry.table_id)
+            try:
+                table = catalog.get(entry.table_id)
+            except DataError as exc:  # one broken file must not hide every other table
+                row.update(unreadable=str(exc))
+                rows.append(row)
+                continue
             row.update(
                 rows=len(table),
                 coverage=round(len(table) / space_size, 4),
@@ -58,7 +65,10 @@ def list_tables(data_dir: str | None, as_json: bool) -> None:
     for col in ("table", "rows", "coverage", "metrics", "path"):
         out.add_column(col, overflow="fold")
     for row in rows:
-        if row["found"]:
+        if row.get("unreadable"):
+            out.add_row(row["table"], "-", "-", "[red]unreadable, skipped[/red]", escape(row["unreadable"]))
+            err_console.print(f"[yellow]warning:[/yellow] skipped {escape(row['unreadable'])}")
+        elif row["found"]:
             metrics = ", ".join(row["metrics"])
             out.add_row(row["table"], str(row["rows"]), f"{row['coverage']:.1%}", metrics, row["path"])
         else:
