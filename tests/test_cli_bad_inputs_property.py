@@ -39,6 +39,18 @@ def _check(args: list[str], out: Path, root: Path) -> None:
     assert not out.exists() or (out.is_dir() and before.get(out.name) == "dir")
 
 
+def _arch_and_options(bad: list[list[str]], root: str) -> tuple[str, list[str]]:
+    """The architecture argument (a bad one when drawn) and the other bad options, paths filled in."""
+    arch, options = ARCH, []
+    for pair in bad:
+        pair = [a.replace("{root}", root) for a in pair]
+        if pair[0] == "--arch":
+            arch = pair[1]
+        else:
+            options += pair
+    return arch, options
+
+
 search_bad = st.sampled_from([
     ["--budget-ms", b] for b in BAD_NUMBERS[:6]
 ] + [
@@ -111,14 +123,7 @@ def test_export_fails_cleanly_on_bad_input(shared_data_dir, bad):
         root = Path(tmp)
         _bad_files(root)
         out = root / "model"
-        arch = ARCH
-        options: list[str] = []
-        for pair in bad:
-            pair = [a.replace("{root}", tmp) for a in pair]
-            if pair[0] == "--arch":
-                arch = pair[1]
-            else:
-                options += pair
+        arch, options = _arch_and_options(bad, tmp)
         _check(["export", arch, "--out", str(out), "--no-latency", "--data-dir", str(shared_data_dir), *options],
                out, root)
 
@@ -138,12 +143,5 @@ def test_train_fails_cleanly_on_bad_input(bad):
         root = Path(tmp)
         _bad_files(root)
         out = root / "ckpt" / "c.pt"
-        arch = ARCH
-        options: list[str] = []
-        for pair in bad:
-            pair = [a.replace("{root}", tmp) for a in pair]
-            if pair[0] == "--arch":
-                arch = pair[1]
-            else:
-                options += pair
+        arch, options = _arch_and_options(bad, tmp)
         _check(["train", arch, "--out", str(out), "--epochs", "1", *options], out, root)
